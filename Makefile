@@ -1,0 +1,34 @@
+# The two commands that do everything on a fresh machine: `make demo` and `make test`.
+# Each creates .venv when it is missing and installs the package into it.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test bench install clean lint
+
+$(STAMP): setup.py
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(PY) -m fashion_tf.demo
+
+test: $(STAMP)
+	$(PY) -m pytest -q tests
+
+bench: $(STAMP)
+	$(PY) -m pip install --quiet -e ".[dev,bench]"
+	$(PY) benchmarks/pipeline.py
+	$(PY) benchmarks/retrieval.py
+	$(PY) benchmarks/serving.py
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check fashion_tf tests tools benchmarks
+
+clean:
+	rm -rf $(VENV) runs .cache

@@ -1,0 +1,39 @@
+"""fashion_tf: a Keras/TensorFlow model zoo for image-based fashion recommendation.
+
+Implements Mohammadi, Bodaghi & Kalhor, "Single-Item Fashion Recommender: Towards
+Cross-Domain Recommendations" (feature extractors V1-V5, weighted multi-label loss,
+background augmentation, personalizer, objective-guided human score) and the further
+zoo entries of DESIGN.md section 6.
+
+TensorFlow Recommenders needs Keras 2, so ``tf.keras`` must be tf-keras, not Keras 3.
+``TF_USE_LEGACY_KERAS=1`` has to be in the environment *before* TensorFlow is first
+imported; we set it here and verify that it took effect.
+"""
+import os
+
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import tensorflow as tf  # noqa: E402
+
+__version__ = "0.1.0"
+
+
+def _check_keras_version() -> None:
+    # With the legacy switch honoured, tf.keras is the tf_keras package (Keras 2).
+    module = tf.keras.layers.Dense.__module__
+    if not module.startswith("tf_keras"):
+        raise ImportError(
+            f"fashion_tf needs Keras 2 (tf-keras) as tf.keras, but tf.keras is {module.split('.')[0]} "
+            "(Keras 3). "
+            "TensorFlow was imported before fashion_tf with TF_USE_LEGACY_KERAS unset: "
+            "`export TF_USE_LEGACY_KERAS=1` or import fashion_tf first, and "
+            "`pip install tf-keras==2.20.*`."
+        )
+
+
+_check_keras_version()
+
+# Importing these registers every custom layer, loss and metric with Keras, so that
+# tf.keras.models.load_model(path) works with no custom_objects.
+from fashion_tf import losses, metrics, models  # noqa: E402,F401

@@ -1,0 +1,1 @@
+"""Catalogs, importers, label extraction, the demo shop, masks and tf.data pipelines."""

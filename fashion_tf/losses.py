@@ -1,0 +1,1 @@
+"""Placeholder: filled by the zoo work (paper eq. 1-3)."""

@@ -1,0 +1,40 @@
+"""fashion_tf: a Keras/TensorFlow model zoo for image-based fashion recommendation.
+
+The stack is pinned as decided in DESIGN.md section 2: TensorFlow 2.20 is the newest
+TF that scann 1.4.2's TF ops are built for, and TFRS needs Keras 2 (tf-keras).
+"""
+from setuptools import find_packages, setup
+
+setup(
+    name="fashion_tf",
+    version="0.1.0",
+    description="Keras/TensorFlow model zoo for image-based fashion recommendation",
+    python_requires=">=3.11,<3.12",
+    packages=find_packages(include=["fashion_tf", "fashion_tf.*"]),
+    include_package_data=True,
+    install_requires=[
+        "tensorflow==2.20.*",
+        "tf-keras==2.20.*",
+        "tensorflow-recommenders==0.7.7",
+        "scann==1.4.2",
+        "tensorflow-serving-api==2.20.*",
+        "grpcio>=1.60",
+        "opencv-python-headless>=4.9",
+        "pandas>=2.0",
+        "pyarrow>=14",
+        "scikit-learn>=1.3",
+        "scikit-image>=0.22",
+        "matplotlib>=3.7",
+        "PyYAML>=6",
+    ],
+    extras_require={
+        "dev": ["pytest>=7", "ruff>=0.4"],
+        "bench": ["faiss-cpu>=1.8", "hnswlib>=0.8"],
+    },
+    entry_points={
+        "console_scripts": [
+            "fashion-train=fashion_tf.train:main",
+            "fashion-demo-shop=fashion_tf.data.demo_shop:main",
+        ],
+    },
+)

@@ -1,0 +1,1 @@
+"""Evaluation as in the papers: multi-label scores, retrieval metrics, OHS, plots."""

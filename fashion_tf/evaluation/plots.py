@@ -1,0 +1,55 @@
+"""Pictures people would rather see than read: training curves, recall@k curves."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+
+
+def plot_training_curves(history: pd.DataFrame, out: str | Path, title: str = "") -> Path:
+    """One panel per metric (loss, iou, precision, recall...), train and val together."""
+    metrics = [c for c in history.columns if c != "epoch" and not c.startswith("val_") and c != "lr"]
+    metrics = [m for m in metrics if f"val_{m}" in history.columns] or metrics
+    columns = min(3, max(1, len(metrics)))
+    rows = (len(metrics) + columns - 1) // columns
+    fig, axes = plt.subplots(rows, columns, figsize=(4.2 * columns, 3.2 * rows), squeeze=False)
+    epochs = history["epoch"] + 1 if "epoch" in history else range(1, len(history) + 1)
+    for axis, metric in zip(axes.flat, metrics):
+        axis.plot(epochs, history[metric], marker="o", label="train")
+        if f"val_{metric}" in history:
+            axis.plot(epochs, history[f"val_{metric}"], marker="o", label="val")
+        axis.set_title(metric)
+        axis.set_xlabel("epoch")
+        axis.grid(alpha=0.3)
+        axis.legend()
+    for axis in list(axes.flat)[len(metrics):]:
+        axis.axis("off")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(out, dpi=100)
+    plt.close(fig)
+    return Path(out)
+
+
+def plot_recall_at_k(curves: dict[str, dict[int, float]], out: str | Path, title: str = "") -> Path:
+    """Recall@K against K, one line per system (paper Fig. 11 style)."""
+    fig, axis = plt.subplots(figsize=(6, 4))
+    for name, curve in curves.items():
+        ks = sorted(curve)
+        axis.plot(ks, [curve[k] for k in ks], marker="o", label=name)
+    axis.set_xlabel("K")
+    axis.set_ylabel("recall@K")
+    axis.set_ylim(0, 1)
+    axis.grid(alpha=0.3)
+    axis.legend()
+    if title:
+        axis.set_title(title)
+    fig.tight_layout()
+    fig.savefig(out, dpi=100)
+    plt.close(fig)
+    return Path(out)

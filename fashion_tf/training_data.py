@@ -1,0 +1,67 @@
+"""Turn the ``--data`` argument of the CLIs into a labelled catalog (DESIGN.md section 4).
+
+``--data`` may be omitted (the built-in demo shop), a catalog directory
+(``items.parquet`` ...), or a plain folder of images with one subfolder per category,
+which is imported on the fly into a cache directory, never into the user's folder.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+from fashion_tf.data.catalog import Catalog, load_catalog
+from fashion_tf.data.schema import ITEMS_FILE, LABELS_FILE
+
+
+def cache_root() -> Path:
+    return Path(os.environ.get("FASHION_TF_CACHE", Path.home() / ".cache" / "fashion_tf"))
+
+
+def scaled_label_thresholds(num_items: int) -> tuple[int, int]:
+    """The paper keeps words seen >= 50 times, then labels seen >= 100 times, on
+    163,589 items (section 4.2). A small catalog cannot reach those counts, so both
+    thresholds shrink with the catalog while keeping the paper's 1:2 ratio."""
+    min_count = max(2, min(50, num_items // 100))
+    return min_count, 2 * min_count
+
+
+def resolve_catalog(data: str | os.PathLike | None) -> Catalog:
+    """Return a labelled catalog for ``data`` (see module docstring)."""
+    from fashion_tf.data.labels import label_catalog
+
+    if data is None:
+        from fashion_tf.data.demo_shop import ensure_demo_shop
+
+        root = Path(ensure_demo_shop())
+    else:
+        root = Path(data)
+        if not root.exists():
+            raise FileNotFoundError(f"--data {root}: no such directory")
+        if not (root / ITEMS_FILE).exists():
+            root = _import_folder(root)
+    catalog = load_catalog(root)
+    if not (root / LABELS_FILE).exists() or not catalog.vocabulary:
+        min_count, final_count = scaled_label_thresholds(len(catalog.items))
+        print(f"{root}: no labels.json, extracting labels (min count {min_count}, final count {final_count})")
+        catalog = label_catalog(root, min_count=min_count, final_count=final_count)
+    if not catalog.vocabulary:
+        raise ValueError(f"{root / LABELS_FILE}: the label vocabulary is empty; nothing to train on")
+    return catalog
+
+
+def _import_folder(folder: Path) -> Path:
+    from fashion_tf.data.importers import import_image_folder
+
+    subfolders = [p for p in folder.iterdir() if p.is_dir()]
+    if not subfolders:
+        raise ValueError(
+            f"--data {folder}: expected a catalog directory with {ITEMS_FILE} or a folder of "
+            "images with one subfolder per category, found neither"
+        )
+    key = hashlib.sha256(str(folder.resolve()).encode()).hexdigest()[:12]
+    out = cache_root() / "imported" / f"{folder.name}-{key}"
+    if not (out / ITEMS_FILE).exists():
+        print(f"importing the image folder {folder} into {out}")
+        import_image_folder(folder, out)
+    return out

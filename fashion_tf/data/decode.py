@@ -1,0 +1,123 @@
+"""Image decoding and model-size resizing shared by every consumer (DESIGN.md section 5).
+
+Training, evaluation, the exported serving graph, ``recommend`` and ``embed`` all call
+:func:`load_for_model`, so a picture gives the same pixels wherever it is fed in.
+
+Decoding survives the file kinds real shops serve:
+
+* grayscale (1 channel) and grayscale+alpha (2 channels) become RGB;
+* RGBA is composited onto white, since catalog photographs with a transparent
+  background are meant to be seen on a page, and a black background (what dropping the
+  alpha channel gives for most encoders) would be a fake "dark background" signal;
+* CMYK (and YCCK) JPEGs: TensorFlow's libjpeg-turbo converts them to RGB itself,
+  including Adobe's inverted CMYK written by Photoshop and PIL (tested);
+* a PNG, GIF, BMP or WebP named ``.jpg``: ``tf.io.decode_image`` sniffs the content,
+  the extension is never trusted.
+
+Truncated files: TensorFlow's JPEG decoder refuses them ("Premature end of JPEG data")
+rather than returning a partly grey picture, because ``try_recover_truncated`` is off
+in ``decode_image``. We keep it that way: a truncated product photograph is a broken
+training example, and :mod:`fashion_tf.data.pipeline` skips and counts it.
+"""
+from __future__ import annotations
+
+import tensorflow as tf
+
+WHITE = 255.0
+
+
+def decode_image(encoded: tf.Tensor) -> tf.Tensor:
+    """Decodes an encoded image (JPEG, PNG, GIF, BMP, WebP) to uint8 RGB ``[H, W, 3]``.
+
+    Args:
+        encoded: scalar ``tf.string`` with the file's bytes.
+
+    Returns:
+        ``uint8`` tensor ``[H, W, 3]``. Alpha is composited onto white, grayscale is
+        repeated into three channels. Raises ``InvalidArgumentError`` for undecodable
+        bytes (callers that must not fail prescan files; see ``pipeline.check_images``).
+    """
+    # channels=0 keeps the alpha channel so that it can be composited onto white;
+    # CMYK JPEGs still come out as 3-channel RGB (libjpeg converts them).
+    image = tf.io.decode_image(encoded, channels=0, expand_animations=False, dtype=tf.uint8)
+    channels = tf.shape(image)[-1]
+
+    def gray() -> tf.Tensor:
+        return tf.repeat(image[..., :1], 3, axis=-1)
+
+    def gray_alpha() -> tf.Tensor:
+        return _composite_on_white(tf.repeat(image[..., :1], 3, axis=-1), image[..., 1:2])
+
+    def rgb() -> tf.Tensor:
+        return image[..., :3]
+
+    def rgba() -> tf.Tensor:
+        return _composite_on_white(image[..., :3], image[..., 3:4])
+
+    # channels is 1..4; switch_case index is channels - 1.
+    out = tf.switch_case(tf.clip_by_value(channels - 1, 0, 3), [gray, gray_alpha, rgb, rgba])
+    out.set_shape([None, None, 3])
+    return out
+
+
+def _composite_on_white(rgb: tf.Tensor, alpha: tf.Tensor) -> tf.Tensor:
+    alpha = tf.cast(alpha, tf.float32) / 255.0
+    mixed = tf.cast(rgb, tf.float32) * alpha + WHITE * (1.0 - alpha)
+    return tf.cast(tf.round(mixed), tf.uint8)
+
+
+def resize_and_pad(image: tf.Tensor, size: int, pad_value: float = WHITE) -> tf.Tensor:
+    """Aspect-preserving resize so the longer side is ``size``, centred on a square.
+
+    Args:
+        image: ``[H, W, C]`` tensor of any numeric dtype (uint8 0-255 or float 0-255).
+        size: side of the square output in pixels.
+        pad_value: fill of the padding; white (255) for product photographs, 0 for masks.
+
+    Returns:
+        ``float32 [size, size, C]`` in the input's value range (0-255).
+    """
+    shape = tf.shape(image)
+    height = tf.cast(shape[0], tf.float32)
+    width = tf.cast(shape[1], tf.float32)
+    scale = float(size) / tf.maximum(height, width)
+    new_height = tf.clip_by_value(tf.cast(tf.round(height * scale), tf.int32), 1, size)
+    new_width = tf.clip_by_value(tf.cast(tf.round(width * scale), tf.int32), 1, size)
+    # antialias: shop images are usually much larger than the model input, and plain
+    # bilinear downscaling aliases fine textures (stripes, checks) that labels depend on.
+    resized = tf.image.resize(
+        tf.cast(image, tf.float32), tf.stack([new_height, new_width]), antialias=True
+    )
+    resized = tf.clip_by_value(resized, 0.0, 255.0)
+    top = (size - new_height) // 2
+    left = (size - new_width) // 2
+    paddings = [[top, size - new_height - top], [left, size - new_width - left], [0, 0]]
+    padded = tf.pad(resized, paddings, constant_values=pad_value)
+    channels = image.shape[-1]
+    padded.set_shape([size, size, channels])
+    return padded
+
+
+def load_for_model(encoded: tf.Tensor, size: int) -> tf.Tensor:
+    """Decode + :func:`resize_and_pad`: encoded bytes -> ``float32 [size, size, 3]`` 0-255."""
+    return resize_and_pad(decode_image(encoded), size)
+
+
+def decode_mask(encoded: tf.Tensor, size: int) -> tf.Tensor:
+    """Decodes a cached foreground mask (PNG, 0/255) to ``float32 [size, size, 1]`` in 0-1.
+
+    Resized and padded exactly like its image (padding is background, 0), so mask and
+    image stay aligned pixel for pixel. An empty string gives an all-zero mask, which
+    the background augmentation treats as "no foreground known: leave the image alone".
+    """
+
+    def read() -> tf.Tensor:
+        mask = tf.io.decode_image(encoded, channels=1, expand_animations=False)
+        return resize_and_pad(mask, size, pad_value=0.0) / 255.0
+
+    def empty() -> tf.Tensor:
+        return tf.zeros([size, size, 1], tf.float32)
+
+    mask = tf.cond(tf.strings.length(encoded) > 0, read, empty)
+    mask.set_shape([size, size, 1])
+    return mask

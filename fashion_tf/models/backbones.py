@@ -1,0 +1,162 @@
+"""Backbones of the feature extractor (paper Fig. 2; DESIGN.md section 6).
+
+A backbone maps a batch of float32 RGB images in [0, 255], shape [B, H, W, 3], to
+globally average-pooled features [B, D]. Each backbone carries its own ImageNet
+preprocessing inside the graph, so every caller (training, export, recommend) feeds the
+same raw pixels (docs/contracts.md).
+
+ImageNet weights come from ``tf.keras.applications``. When Keras cannot get them (no
+network and nothing in the Keras cache ``~/.keras/models``) we print one line and train
+from scratch rather than fail: the demo and the tests must run offline. With
+``FASHION_TF_OFFLINE=1`` nothing is ever downloaded; only a cached file is used.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import tensorflow as tf
+
+OFFLINE_ENV = "FASHION_TF_OFFLINE"
+
+# Caffe-style ImageNet statistics (tf.keras.applications.imagenet_utils, mode="caffe"):
+# the ResNet and VGG weights expect BGR channel order with these means subtracted.
+_CAFFE_BGR_MEAN = (103.939, 116.779, 123.68)
+
+
+@tf.keras.utils.register_keras_serializable(package="fashion_tf")
+class CaffePreprocessing(tf.keras.layers.Layer):
+    """RGB [0, 255] -> BGR minus the ImageNet channel means.
+
+    The graph equivalent of ``tf.keras.applications.resnet50.preprocess_input`` (and
+    ``vgg16.preprocess_input``), as a layer so it is saved with the model.
+    """
+
+    def call(self, images):
+        images = tf.cast(images, self.compute_dtype)
+        bgr = images[..., ::-1]
+        return bgr - tf.constant(_CAFFE_BGR_MEAN, dtype=self.compute_dtype)
+
+    def get_config(self):
+        return super().get_config()
+
+
+@dataclass(frozen=True)
+class BackboneSpec:
+    """How to build one backbone: the Keras application, the preprocessing it needs,
+    and the file name of its no-top ImageNet weights in the Keras cache."""
+
+    application: Callable[..., tf.keras.Model]
+    caffe_preprocessing: bool  # False: the application rescales its input itself
+    imagenet_file: str
+    min_image_size: int = 32
+
+
+BACKBONES: dict[str, BackboneSpec] = {
+    "resnet50": BackboneSpec(
+        tf.keras.applications.ResNet50, True, "resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5"
+    ),
+    "resnet101": BackboneSpec(
+        tf.keras.applications.ResNet101, True, "resnet101_weights_tf_dim_ordering_tf_kernels_notop.h5"
+    ),
+    "vgg16": BackboneSpec(
+        tf.keras.applications.VGG16, True, "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5"
+    ),
+    # EfficientNet in tf.keras starts with Rescaling + Normalization layers of its own.
+    "efficientnetb0": BackboneSpec(tf.keras.applications.EfficientNetB0, False, "efficientnetb0_notop.h5"),
+    "efficientnetb3": BackboneSpec(tf.keras.applications.EfficientNetB3, False, "efficientnetb3_notop.h5"),
+}
+
+
+def keras_cache_dir() -> Path:
+    """The folder where ``tf.keras.utils.get_file`` keeps application weights.
+
+    tf-keras uses ``~/.keras`` (``/tmp/.keras`` when that is not writable), not
+    ``KERAS_HOME``; mirror its rule so we can look before anything is fetched.
+    """
+    base = Path(os.path.expanduser("~")) / ".keras"
+    if not os.access(base if base.exists() else base.parent, os.W_OK):
+        base = Path("/tmp/.keras")
+    return base / "models"
+
+
+def _imagenet_source(name: str, spec: BackboneSpec) -> str:
+    """What to pass as ``weights=`` for ImageNet: "imagenet" (Keras downloads or reuses
+    its cache) or, offline, the cached file; raises OSError when offline with no cache."""
+    if os.environ.get(OFFLINE_ENV, "") not in ("", "0"):
+        cached = keras_cache_dir() / spec.imagenet_file
+        if not cached.is_file():
+            raise OSError(f"{OFFLINE_ENV} is set and {cached} does not exist")
+        return str(cached)
+    return "imagenet"
+
+
+def build_backbone(
+    name: str, image_size: int, weights: str | os.PathLike | None = None
+) -> tf.keras.Model:
+    """Builds a pooled-feature backbone with its preprocessing inside the graph.
+
+    Args:
+        name: one of ``BACKBONES`` ("resnet50", "resnet101", "vgg16", "efficientnetb0",
+            "efficientnetb3").
+        image_size: side of the square input in pixels (at least 32).
+        weights: "imagenet" (falls back to random initialisation with a one-line notice
+            when the weights cannot be had), None or "none" (random), or the path of a
+            weights file for this backbone (no top) as written by Keras.
+
+    Returns:
+        A ``tf.keras.Model`` named ``name`` mapping float32 [B, S, S, 3] in [0, 255] to
+        float32 [B, D] (D = 2048 for ResNets, 1536 for EfficientNetB3, 512 for VGG16).
+    """
+    key = str(name).lower()
+    if key not in BACKBONES:
+        raise ValueError(f"unknown backbone {name!r}; expected one of {sorted(BACKBONES)}")
+    spec = BACKBONES[key]
+    if int(image_size) < spec.min_image_size:
+        raise ValueError(
+            f"backbone {key!r}: image_size {image_size} is too small; expected >= {spec.min_image_size}"
+        )
+
+    source: str | None
+    if weights is None or str(weights).lower() == "none":
+        source = None
+    elif str(weights).lower() == "imagenet":
+        try:
+            source = _imagenet_source(key, spec)
+        except OSError as error:
+            _notice_scratch(key, error)
+            source = None
+    else:
+        path = Path(weights)
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"backbone {key!r}: weights file {path} not found; expected 'imagenet', None, "
+                "or the path of a Keras weights file"
+            )
+        source = str(path)
+
+    def make(weights_source):
+        image = tf.keras.Input((image_size, image_size, 3), name="image", dtype="float32")
+        x = CaffePreprocessing(name="caffe_preprocessing")(image) if spec.caffe_preprocessing else image
+        # input_tensor keeps the preprocessing and the application in one flat graph.
+        return spec.application(
+            weights=weights_source, include_top=False, input_tensor=x, pooling="avg"
+        )
+
+    if source == "imagenet":
+        try:
+            model = make(source)
+        except Exception as error:  # noqa: BLE001 - URL/OS/HTTP errors vary by platform
+            _notice_scratch(key, error)
+            model = make(None)
+    else:
+        model = make(source)
+    model._name = key  # applications name themselves "resnet50", "efficientnetb3", ...
+    return model
+
+
+def _notice_scratch(name: str, error: BaseException) -> None:
+    reason = " ".join(str(error).split())[:200] or type(error).__name__
+    print(f"fashion_tf: ImageNet weights for {name} unavailable ({reason}); training from scratch")

@@ -1,2 +1,19 @@
 """Zoo model building blocks: backbones, shallow branch, feature extractor, and later the
-personalizer, compatibility (triplet) and part/texture models."""
+personalizer, compatibility (triplet) and part/texture models.
+
+Importing this package registers every custom layer with Keras (``fashion_tf`` imports
+it), so ``tf.keras.models.load_model(path)`` needs no ``custom_objects``.
+"""
+from fashion_tf.models.backbones import BACKBONES, CaffePreprocessing, build_backbone
+from fashion_tf.models.extractor import L2Normalize, build_feature_extractor, embedding_model
+from fashion_tf.models.shallow import shallow_branch
+
+__all__ = [
+    "BACKBONES",
+    "CaffePreprocessing",
+    "L2Normalize",
+    "build_backbone",
+    "build_feature_extractor",
+    "embedding_model",
+    "shallow_branch",
+]

@@ -1,0 +1,48 @@
+"""Shared fixtures: a tiny demo shop and a tiny trained run, built once per session.
+
+Everything is small enough for a 2-core CPU: 64 px images, a few dozen items, and the
+`tiny` zoo entry (a small CNN with the same head as V1-V5) for anything that needs a
+trained model.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+import fashion_tf  # noqa: F401  (before TensorFlow: Keras 2 as tf.keras)
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def isolated_cache(tmp_path_factory):
+    """Never touch the user's ~/.cache or ~/.keras from tests."""
+    cache = tmp_path_factory.mktemp("fashion_tf_cache")
+    os.environ["FASHION_TF_CACHE"] = str(cache)
+    return cache
+
+
+@pytest.fixture(scope="session")
+def tiny_shop(tmp_path_factory) -> Path:
+    """A 60-item demo shop at 64 px with users, outfits and street queries."""
+    from fashion_tf.data.demo_shop import generate_demo_shop
+
+    out = tmp_path_factory.mktemp("tiny_shop")
+    return Path(generate_demo_shop(out, items=60, users=8, seed=0, image_size=64))
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tiny_shop, tmp_path_factory) -> Path:
+    """A finished run of the `tiny` zoo model on the tiny shop (2 epochs, 48 px)."""
+    from fashion_tf import train
+
+    out = tmp_path_factory.mktemp("runs") / "tiny"
+    train.train(train.parse_args([
+        "--model", "tiny", "--data", str(tiny_shop), "--epochs", "2", "--image-size", "48",
+        "--batch-size", "16", "--weights", "none", "--out", str(out),
+    ]))
+    return out

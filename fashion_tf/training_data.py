@@ -6,16 +6,11 @@ which is imported on the fly into a cache directory, never into the user's folde
 """
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
 
 from fashion_tf.data.catalog import Catalog, load_catalog
 from fashion_tf.data.schema import ITEMS_FILE, LABELS_FILE
-
-
-def cache_root() -> Path:
-    return Path(os.environ.get("FASHION_TF_CACHE", Path.home() / ".cache" / "fashion_tf"))
 
 
 def scaled_label_thresholds(num_items: int) -> tuple[int, int]:
@@ -39,7 +34,9 @@ def resolve_catalog(data: str | os.PathLike | None) -> Catalog:
         if not root.exists():
             raise FileNotFoundError(f"--data {root}: no such directory")
         if not (root / ITEMS_FILE).exists():
-            root = _import_folder(root)
+            from fashion_tf.data.importers import catalog_from_path
+
+            root = Path(catalog_from_path(root).root)
     catalog = load_catalog(root)
     if not (root / LABELS_FILE).exists() or not catalog.vocabulary:
         min_count, final_count = scaled_label_thresholds(len(catalog.items))
@@ -49,19 +46,3 @@ def resolve_catalog(data: str | os.PathLike | None) -> Catalog:
         raise ValueError(f"{root / LABELS_FILE}: the label vocabulary is empty; nothing to train on")
     return catalog
 
-
-def _import_folder(folder: Path) -> Path:
-    from fashion_tf.data.importers import import_image_folder
-
-    subfolders = [p for p in folder.iterdir() if p.is_dir()]
-    if not subfolders:
-        raise ValueError(
-            f"--data {folder}: expected a catalog directory with {ITEMS_FILE} or a folder of "
-            "images with one subfolder per category, found neither"
-        )
-    key = hashlib.sha256(str(folder.resolve()).encode()).hexdigest()[:12]
-    out = cache_root() / "imported" / f"{folder.name}-{key}"
-    if not (out / ITEMS_FILE).exists():
-        print(f"importing the image folder {folder} into {out}")
-        import_image_folder(folder, out)
-    return out

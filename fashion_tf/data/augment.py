@@ -117,15 +117,18 @@ def random_affine_transforms(
 
 def apply_transforms(images: tf.Tensor, transforms: tf.Tensor, fill_value: float = 0.0) -> tf.Tensor:
     """Warps ``[B, H, W, C]`` float images with ``[B, 8]`` transforms, bilinear, constant fill."""
-    shape = tf.shape(images)
-    return tf.raw_ops.ImageProjectiveTransformV3(
+    height, width = images.shape[1], images.shape[2]
+    output_shape = tf.shape(images)[1:3] if height is None or width is None else tf.constant([height, width])
+    warped = tf.raw_ops.ImageProjectiveTransformV3(
         images=images,
         transforms=transforms,
-        output_shape=shape[1:3],
+        output_shape=output_shape,
         fill_value=tf.constant(fill_value, tf.float32),
         interpolation="BILINEAR",
         fill_mode="CONSTANT",
     )
+    warped.set_shape(images.shape)
+    return warped
 
 
 # RGB <-> YIQ: hue is the angle and saturation the length of (I, Q), so a hue rotation
@@ -177,6 +180,8 @@ def standard_augment(
         mask was given. Areas moved into view are white for the image, 0 for the mask.
     """
     ranges = get_ranges(strength)
+    image = tf.convert_to_tensor(image)
+    mask = None if mask is None else tf.convert_to_tensor(mask)
     seed = new_seed() if seed is None else seed
     geometric_seed, color_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
     single = image.shape.rank == 3

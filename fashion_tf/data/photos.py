@@ -83,7 +83,7 @@ def background_photos(pool: str) -> list[np.ndarray]:
         try:
             photos.append(load_photo(name))
         except Exception as error:  # a missing optional sample must not break training
-            warnings.warn(f"background photo {name!r} unavailable: {error}")
+            warnings.warn(f"background photo {name!r} unavailable: {error}", stacklevel=2)
     if not photos:
         raise RuntimeError(f"no photograph of pool {pool!r} could be loaded "
                            "(needs scikit-image and scikit-learn with their sample data)")
@@ -108,7 +108,7 @@ def training_background_files(cache_dir: str | os.PathLike | None = None) -> lis
             try:
                 image = load_photo(name)
             except Exception as error:
-                warnings.warn(f"background photo {name!r} unavailable: {error}")
+                warnings.warn(f"background photo {name!r} unavailable: {error}", stacklevel=2)
                 continue
             tmp = path.with_suffix(".tmp.jpg")
             if not cv2.imwrite(str(tmp), cv2.cvtColor(image, cv2.COLOR_RGB2BGR),

@@ -44,3 +44,14 @@ QUERY_COLUMNS = {
     "image": ("str", True),
     "item_id": ("str", True),
 }
+
+# Outfit memberships (Polyvore import): an item may belong to several outfits, while
+# items.parquet's outfit_id holds only the first.
+OUTFITS_FILE = "outfits.parquet"
+OUTFIT_COLUMNS = {
+    "outfit_id": ("str", True),
+    "item_id": ("str", True),
+    "index": ("int", True),
+    "split": ("str", True),
+}
+CLEANING_REPORT_FILE = "cleaning_report.csv"

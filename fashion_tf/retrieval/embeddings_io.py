@@ -8,8 +8,8 @@ empty when unknown) and ``fashion_tf.dim``. Files are written in row groups so t
 """
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Iterator, Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -80,7 +80,7 @@ class EmbeddingsWriter:
     def close(self) -> None:
         self._writer.close()
 
-    def __enter__(self) -> "EmbeddingsWriter":
+    def __enter__(self):
         return self
 
     def __exit__(self, *exc) -> None:
@@ -158,17 +158,30 @@ def iter_embeddings(
     """
     path = Path(path)
     dim, _, _ = read_metadata(path)
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     parquet = pq.ParquetFile(path)
+    # pyarrow may cut batches at row-group boundaries; re-slice so sizes are exact.
+    pending: list[pa.RecordBatch] = []
+    pending_rows = 0
     for batch in parquet.iter_batches(batch_size=batch_size, columns=["item_id", "embedding"]):
-        if dim < 0:
+        if dim < 0 and batch.num_rows:
             dim = int(batch.column("embedding").value_lengths()[0].as_py())
-        yield _to_numpy(batch, dim, path)
+        pending.append(batch)
+        pending_rows += batch.num_rows
+        while pending_rows >= batch_size:
+            table = pa.Table.from_batches(pending)
+            yield _to_numpy(table.slice(0, batch_size), dim, path)
+            rest = table.slice(batch_size)
+            pending, pending_rows = rest.to_batches(), rest.num_rows
+    if pending_rows:
+        yield _to_numpy(pa.Table.from_batches(pending), dim, path)
 
 
 def read_embeddings(path: str | Path) -> tuple[np.ndarray, np.ndarray, str | None]:
     """Reads a whole embedding file: ``(ids [N] object/str, vectors float32 [N, dim], fingerprint)``."""
     path = Path(path)
-    dim, fingerprint, num_rows = read_metadata(path)
+    dim, fingerprint, _ = read_metadata(path)
     ids_parts, vector_parts = [], []
     for ids, vectors in iter_embeddings(path, batch_size=ROW_GROUP_ROWS):
         ids_parts.append(ids)

@@ -1,0 +1,214 @@
+"""Serving benchmark: client -> fashion_tf.serving.server -> model vs the same SavedModel
+signature called in-process, in one run (issue 5 item 6, DESIGN.md 8).
+
+    python benchmarks/serving.py                                  # builds a fixture model
+    python benchmarks/serving.py --model_base_path export/fashion # a real export
+
+For one 224 px JPEG (batch 1) and for batches of 32 copies, ``serving_default`` is called
+sequentially from one caller: in-process (``loaded.signatures[...]`` on a string tensor,
+outputs to numpy) and through the server (``Client.predict``: TensorProto encoding,
+gRPC over loopback, the server's validation, the same signature call, the response
+decoding). The two are measured in alternating rounds so machine noise hits both alike.
+Reported: p50/p99 latency (ms) and throughput (images/s); ``latency_ratio_single`` =
+server p50 / in-process p50 (target <= 1.15), ``throughput_ratio_batch32`` = server
+images/s / in-process images/s (target >= 0.9). Results: benchmarks/results/serving.json.
+
+The default model is tests/serving_fixtures.py's fixture with random 3x3 conv layers at
+224 px (``--conv`` widths), so a call costs what a small real CNN costs (tens of ms on a
+CPU); with a nearly free model the fixed gRPC cost would dominate the ratio and say
+nothing about serving a real model.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+import fashion_tf  # noqa: F401  (before TensorFlow)
+import tensorflow as tf  # noqa: E402
+
+from fashion_tf.serving import Client, ServingError  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "benchmarks" / "results" / "serving.json"
+
+
+def log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def jpeg_224() -> bytes:
+    """A real photograph (scikit-image's astronaut, bundled), 224x224, JPEG quality 90."""
+    import cv2
+
+    try:
+        from skimage import data
+
+        rgb = data.astronaut()
+    except Exception:  # no scikit-image: a smooth synthetic image instead
+        y, x = np.mgrid[0:224, 0:224]
+        rgb = np.stack([x, y, (x + y) // 2], axis=-1).astype(np.uint8)
+    rgb = cv2.resize(rgb, (224, 224), interpolation=cv2.INTER_AREA)
+    ok, encoded = cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 90])
+    assert ok
+    return encoded.tobytes()
+
+
+def build_default_model(base: Path, conv: tuple[int, ...]) -> Path:
+    sys.path.insert(0, str(ROOT / "tests"))
+    from serving_fixtures import build_fixture_model
+
+    build_fixture_model(base / "1", seed=0, image_size=224, dim=128, num_labels=100, num_items=1000,
+                        conv_channels=conv)
+    return base
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_server(base: Path, name: str, log_path: Path):
+    port = free_port()
+    with open(log_path, "w") as log_file:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "fashion_tf.serving.server", "--host", "127.0.0.1", "--port", str(port),
+             "--model_name", name, "--model_base_path", str(base)],
+            cwd=ROOT, stdout=log_file, stderr=subprocess.STDOUT)
+    target = f"127.0.0.1:{port}"
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited: {log_path.read_text()[-2000:]}")
+        try:
+            with Client(target, timeout=2.0, model=name) as probe:
+                if any(s["state"] == "AVAILABLE" for s in probe.status()):
+                    return process, target
+        except ServingError:
+            pass
+        time.sleep(0.3)
+    process.kill()
+    raise RuntimeError("server did not become AVAILABLE within 180 s")
+
+
+def summarize(seconds: list[float], batch: int) -> dict:
+    ms = np.asarray(seconds) * 1000
+    return {"calls": len(ms), "p50_ms": round(float(np.percentile(ms, 50)), 3),
+            "p99_ms": round(float(np.percentile(ms, 99)), 3), "mean_ms": round(float(ms.mean()), 3),
+            "throughput_images_per_s": round(batch * len(ms) / (ms.sum() / 1000), 2)}
+
+
+def measure(batch: int, calls: int, rounds: int, in_process, through_server) -> dict:
+    """Alternate rounds of `calls // rounds` timed calls of each way; warm both first."""
+    for fn in (in_process, through_server):
+        for _ in range(3):
+            fn()
+    times = {"in_process": [], "server": []}
+    per_round = max(1, calls // rounds)
+    for round_index in range(rounds):
+        order = [("in_process", in_process), ("server", through_server)]
+        for key, fn in (order if round_index % 2 == 0 else order[::-1]):
+            for _ in range(per_round):
+                started = time.perf_counter()
+                fn()
+                times[key].append(time.perf_counter() - started)
+    return {key: summarize(value, batch) for key, value in times.items()}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model_base_path", default=None, help="a model's version directory root (default: build)")
+    parser.add_argument("--model_name", default="bench")
+    parser.add_argument("--signature", default="serving_default")
+    parser.add_argument("--conv", default="64,128,256,512,1024", help="conv widths of the default model")
+    parser.add_argument("--single_calls", type=int, default=200)
+    parser.add_argument("--batch_calls", type=int, default=40)
+    parser.add_argument("--batch_size", type=int, default=32)
+    parser.add_argument("--rounds", type=int, default=10)
+    parser.add_argument("--out", default=str(RESULTS))
+    args = parser.parse_args(argv)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        conv = tuple(int(w) for w in args.conv.split(",") if w)
+        if args.model_base_path:
+            base = Path(args.model_base_path)
+            model_note = f"export at {base}"
+        else:
+            base = build_default_model(tmp / args.model_name, conv)
+            model_note = (f"tests/serving_fixtures.py fixture at 224 px, random 3x3 stride-2 convs {list(conv)}, "
+                          "dim 128, 100 labels, 1000 catalog items")
+        versions = sorted(int(p.name) for p in base.iterdir() if p.name.isdigit())
+        version_dir = base / str(versions[-1])
+        log(f"model {version_dir} ({model_note})")
+        loaded = tf.saved_model.load(str(version_dir))
+        signature = loaded.signatures[args.signature]
+        image = jpeg_224()
+        log(f"starting the server on {args.model_name}")
+        process, target = start_server(base, args.model_name, tmp / "server.log")
+        results = {}
+        try:
+            with Client(target, timeout=120.0, model=args.model_name) as client:
+                input_key = next(iter(client.signature(args.signature).inputs))
+                for label, batch, calls in (("single", 1, args.single_calls),
+                                            (f"batch{args.batch_size}", args.batch_size, args.batch_calls)):
+                    images = np.array([image] * batch, dtype=object)
+
+                    def in_process():
+                        # Same work as the server: bytes -> tensor, call, outputs -> numpy.
+                        outputs = signature(**{input_key: tf.constant(images)})
+                        return {k: v.numpy() for k, v in outputs.items()}
+
+                    def through_server():
+                        return client.predict({input_key: images}, signature_name=args.signature)
+
+                    a, b = in_process(), through_server()
+                    for key in a:  # the two ways must compute the same thing
+                        if a[key].dtype != object:
+                            np.testing.assert_allclose(a[key], b[key], rtol=1e-4, atol=1e-5)
+                    log(f"{label}: {calls} calls each way in {args.rounds} alternating rounds")
+                    results[label] = measure(batch, calls, args.rounds, in_process, through_server)
+                    log(f"{label}: in-process p50 {results[label]['in_process']['p50_ms']} ms, "
+                        f"server p50 {results[label]['server']['p50_ms']} ms")
+        finally:
+            process.terminate()
+            process.wait(timeout=60)
+
+    batch_key = f"batch{args.batch_size}"
+    latency_ratio = results["single"]["server"]["p50_ms"] / results["single"]["in_process"]["p50_ms"]
+    throughput_ratio = (results[batch_key]["server"]["throughput_images_per_s"]
+                        / results[batch_key]["in_process"]["throughput_images_per_s"])
+    report = {
+        "benchmark": "serving overhead: client -> fashion_tf.serving.server -> SavedModel vs in-process signature",
+        "model": model_note,
+        "signature": args.signature,
+        "image": f"one 224x224 JPEG, {len(image)} bytes",
+        "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "tensorflow": tf.__version__},
+        "single": results["single"],
+        batch_key: results[batch_key],
+        "latency_ratio_single": round(latency_ratio, 4),
+        f"throughput_ratio_{batch_key}": round(throughput_ratio, 4),
+        "targets": {"latency_ratio_single": "<= 1.15", f"throughput_ratio_{batch_key}": ">= 0.9"},
+        "targets_met": {"latency_ratio_single": bool(latency_ratio <= 1.15),
+                        f"throughput_ratio_{batch_key}": bool(throughput_ratio >= 0.9)},
+    }
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"serving overhead: single-image p50 ratio {latency_ratio:.3f} (target <= 1.15), "
+          f"batch-{args.batch_size} throughput ratio {throughput_ratio:.3f} (target >= 0.9) -> {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,247 @@
+"""The ``Index`` base class shared by all retrieval backends (DESIGN.md section 7).
+
+Modelled on tensorflow/similarity's ``search/search.py``: one small abstract class,
+backends implement building, searching and their own files. Similarity is cosine: vectors
+are L2-normalised on ``add`` and on ``search`` and scored by dot product, as the paper
+ranks recommendations (section 3: cosine similarity of the embeddings).
+
+Rules every backend follows:
+- ``k`` larger than the number of items is clipped to it: ``search`` then returns
+  ``min(k, len(index))`` columns (never padding), so callers can always use every column.
+- Searching an empty index, ``k < 1`` or queries of another dimension raise ``ValueError``.
+- Zero vectors stay zero after normalisation (they score 0 against everything).
+- Results are sorted by descending score (the exact backend breaks ties by insertion order).
+"""
+from __future__ import annotations
+
+import abc
+import datetime as _dt
+import os
+import shutil
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from fashion_tf.retrieval import manifest as manifest_lib
+
+RECALL_SAMPLE_QUERIES = 200
+
+
+def l2_normalize(vectors: np.ndarray) -> np.ndarray:
+    """Row-wise L2 normalisation in float32; zero rows stay zero."""
+    vectors = np.asarray(vectors, dtype=np.float32)
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return vectors / np.maximum(norms, np.float32(1e-12))
+
+
+def recall_at_k(found: np.ndarray, exact: np.ndarray) -> float:
+    """Share of the exact top-k indices that appear in the found top-k, averaged over queries."""
+    hits = sum(len(np.intersect1d(f, e)) for f, e in zip(found, exact))
+    return hits / max(exact.size, 1)
+
+
+class Index(abc.ABC):
+    """Nearest-neighbour index over item embeddings with cosine similarity.
+
+    Args:
+        model_fingerprint: fingerprint of the model that made the embeddings (recorded in
+            the manifest; ``load`` checks it).
+        **params: backend build parameters (see each backend).
+    """
+
+    backend: ClassVar[str]
+
+    def __init__(self, model_fingerprint: str | None = None, **params: Any):
+        self.model_fingerprint = model_fingerprint
+        self.params: dict[str, Any] = dict(params)
+        self.dim: int | None = None
+        self.recall_at_10: float | None = None
+        self.build_seconds: float | None = None
+        self.location: str = "this index"
+        self._ids = np.zeros(0, dtype=object)
+        self._pending_ids: list[np.ndarray] = []
+        self._pending_vectors: list[np.ndarray] = []
+
+    # ----------------------------------------------------------------- public API
+    def __len__(self) -> int:
+        return len(self._ids) + sum(len(ids) for ids in self._pending_ids)
+
+    @property
+    def ids(self) -> np.ndarray:
+        self._ensure_built()
+        return self._ids
+
+    @property
+    def vectors(self) -> np.ndarray:
+        """The normalised item vectors [N, dim], row i = ``ids[i]`` (e.g. for an exact index
+        inside a SavedModel); may be a read-only memory map after ``load``."""
+        self._ensure_built()
+        return self._stored_vectors()
+
+    def add(self, ids: Sequence[str], vectors: np.ndarray) -> Index:
+        """Adds items; ``vectors`` is [N, dim] and is L2-normalised here. Returns self."""
+        ids = np.asarray([str(i) for i in ids], dtype=object)
+        vectors = np.asarray(vectors, dtype=np.float32)
+        if vectors.ndim != 2:
+            raise ValueError(f"vectors must be 2-D [N, dim], got shape {vectors.shape}")
+        if len(ids) != vectors.shape[0]:
+            raise ValueError(f"{len(ids)} ids but {vectors.shape[0]} vectors; expected one id per vector")
+        if self.dim is not None and vectors.shape[1] != self.dim:
+            raise ValueError(f"vectors have dimension {vectors.shape[1]} but {self.location} "
+                             f"has dimension {self.dim}")
+        if not np.isfinite(vectors).all():
+            bad = int(np.flatnonzero(~np.isfinite(vectors).all(axis=1))[0])
+            raise ValueError(f"vector of item {ids[bad]!r} contains NaN or infinity")
+        self.dim = vectors.shape[1]
+        self._pending_ids.append(ids)
+        self._pending_vectors.append(l2_normalize(vectors))
+        return self
+
+    def build(self) -> Index:
+        """Builds the backend structures from everything added and measures recall@10."""
+        if not self._pending_ids:
+            return self
+        ids = np.concatenate([self._ids, *self._pending_ids])
+        unique, counts = np.unique(ids, return_counts=True)
+        if len(unique) != len(ids):
+            raise ValueError(f"duplicate item ids, e.g. {unique[counts > 1][:3].tolist()}; "
+                             "item ids must be unique")
+        new_vectors = np.concatenate(self._pending_vectors)
+        self._pending_ids, self._pending_vectors = [], []
+        start = time.perf_counter()
+        vectors = self._build(new_vectors)
+        self._ids = ids
+        self.recall_at_10 = self._measure_recall(vectors)
+        self.build_seconds = time.perf_counter() - start
+        return self
+
+    def search(self, queries: np.ndarray, k: int = 10) -> tuple[np.ndarray, np.ndarray]:
+        """Top-k items for each query.
+
+        Args:
+            queries: float [Q, dim] (or [dim] for one query); normalised here.
+            k: results per query; clipped to ``len(self)`` (see the module docstring).
+
+        Returns:
+            ``(ids [Q, k'] object array of str, scores [Q, k'] float32)`` with
+            ``k' = min(k, len(self))``, best first.
+        """
+        queries, k = self._prepare_queries(queries, k)
+        indices, scores = self._search(queries, k)
+        return self._ids[indices], scores
+
+    def save(self, directory: str | Path) -> Path:
+        """Writes the index to ``directory`` (replaced atomically when it holds an index)."""
+        self._ensure_built()
+        if len(self) == 0:
+            raise ValueError("cannot save an empty index; add items first")
+        directory = Path(directory)
+        if directory.exists() and any(directory.iterdir()) and not (
+                directory / manifest_lib.MANIFEST_NAME).exists():
+            raise FileExistsError(f"{directory} exists and is not an index directory; "
+                                  "choose an empty or new directory")
+        directory.parent.mkdir(parents=True, exist_ok=True)
+        tmp = directory.parent / f".{directory.name}.tmp-{os.getpid()}"
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir()
+        pq.write_table(pa.table({"item_id": pa.array(list(self._ids), pa.string())}),
+                       tmp / manifest_lib.ITEM_IDS_NAME)
+        files = {"item_ids": manifest_lib.ITEM_IDS_NAME, **self._save_backend(tmp)}
+        manifest_lib.write_manifest(tmp, {
+            "backend": self.backend, "distance": "cosine", "dimension": self.dim,
+            "count": len(self), "model_fingerprint": self.model_fingerprint,
+            "params": self.params, "recall_at_10": self.recall_at_10,
+            "recall_sample_queries": min(RECALL_SAMPLE_QUERIES, len(self)),
+            "build_seconds": self.build_seconds, "files": files,
+            "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+        })
+        if directory.exists():
+            shutil.rmtree(directory)
+        os.replace(tmp, directory)
+        self.location = f"index at {directory}"
+        return directory
+
+    @classmethod
+    def load(cls, directory: str | Path, expected_fingerprint: str | None = None,
+             expected_dim: int | None = None) -> Index:
+        """Loads an index saved by ``save``; raises ``IndexMismatchError`` when the manifest's
+        model fingerprint or dimension differ from the expected ones."""
+        directory = Path(directory)
+        manifest = manifest_lib.read_manifest(directory)
+        if manifest["backend"] != cls.backend:
+            raise manifest_lib.IndexFormatError(
+                f"{directory / manifest_lib.MANIFEST_NAME}: backend {manifest['backend']!r}, but "
+                f"{cls.__name__} loads {cls.backend!r}; use fashion_tf.retrieval.load_index")
+        manifest_lib.check_compatible(manifest, directory, expected_fingerprint, expected_dim)
+        index = cls(model_fingerprint=manifest["model_fingerprint"], **manifest["params"])
+        index.params.update(manifest["params"])  # keeps values resolved at build time
+        index.dim = int(manifest["dimension"])
+        index.recall_at_10 = manifest.get("recall_at_10")
+        index.build_seconds = manifest.get("build_seconds")
+        index.location = f"index at {directory}"
+        ids_path = directory / manifest_lib.ITEM_IDS_NAME
+        if not ids_path.is_file():
+            raise manifest_lib.IndexFormatError(f"{ids_path}: not found; the index directory is incomplete")
+        index._ids = np.asarray(pq.read_table(ids_path).column("item_id").to_pylist(), dtype=object)
+        if len(index._ids) != int(manifest["count"]):
+            raise manifest_lib.IndexFormatError(
+                f"{ids_path}: {len(index._ids)} ids but the manifest says count {manifest['count']}")
+        index._load_backend(directory, manifest)
+        return index
+
+    # ------------------------------------------------------------ backend hooks
+    @abc.abstractmethod
+    def _build(self, new_vectors: np.ndarray) -> np.ndarray:
+        """Indexes ``new_vectors`` (normalised, appended after existing items); returns all
+        vectors of the index (used to measure recall)."""
+
+    @abc.abstractmethod
+    def _stored_vectors(self) -> np.ndarray:
+        """All normalised item vectors in id order."""
+
+    @abc.abstractmethod
+    def _search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Searches normalised queries; returns (int indices [Q, k], float32 scores [Q, k])."""
+
+    @abc.abstractmethod
+    def _save_backend(self, directory: Path) -> dict[str, str]:
+        """Writes backend files into ``directory``; returns {role: relative file name}."""
+
+    @abc.abstractmethod
+    def _load_backend(self, directory: Path, manifest: dict[str, Any]) -> None:
+        """Reads the backend files written by ``_save_backend``."""
+
+    # ------------------------------------------------------------------ helpers
+    def _ensure_built(self) -> None:
+        if self._pending_ids:
+            self.build()
+
+    def _prepare_queries(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, int]:
+        self._ensure_built()
+        if len(self) == 0:
+            raise ValueError(f"{self.location} is empty; add items before searching")
+        queries = np.asarray(queries, dtype=np.float32)
+        if queries.ndim == 1:
+            queries = queries[None, :]
+        if queries.ndim != 2 or queries.shape[1] != self.dim:
+            raise ValueError(f"queries have shape {queries.shape} (dimension {queries.shape[-1]}) "
+                             f"but {self.location} has dimension {self.dim}; expected [Q, {self.dim}]")
+        if int(k) < 1:
+            raise ValueError(f"k must be >= 1, got {k}")
+        return l2_normalize(queries), min(int(k), len(self))
+
+    def _measure_recall(self, vectors: np.ndarray) -> float:
+        """recall@10 against exact search, with up to 200 database vectors as queries."""
+        from fashion_tf.retrieval.brute_force import exact_top_k
+
+        rng = np.random.default_rng(0)
+        sample = rng.choice(len(vectors), size=min(RECALL_SAMPLE_QUERIES, len(vectors)), replace=False)
+        k = min(10, len(vectors))
+        exact, _ = exact_top_k(vectors, vectors[sample], k)
+        found, _ = self._search(vectors[sample], k)
+        return recall_at_k(found, exact)

@@ -1,0 +1,167 @@
+"""Retrieval package: embedding files, brute force and ScaNN indexes, manifests (DESIGN.md 7)."""
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import fashion_tf  # noqa: F401  (before TensorFlow / scann)
+from fashion_tf.retrieval import (
+    BruteForceIndex,
+    IndexMismatchError,
+    ScannIndex,
+    build_index,
+    exact_top_k,
+    iter_embeddings,
+    load_index,
+    read_embeddings,
+    read_manifest,
+    recall_at_k,
+    write_embeddings,
+)
+
+
+def unit_vectors(n, dim, seed=0):
+    vectors = np.random.default_rng(seed).normal(size=(n, dim)).astype(np.float32)
+    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+
+def clustered_unit_vectors(n, dim, clusters=50, spread=1.0, seed=0):
+    """Gaussian clusters around random centres, like the embeddings of a catalog."""
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(clusters, dim))
+    vectors = centres[rng.integers(0, clusters, n)] + spread * rng.normal(size=(n, dim))
+    return (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
+
+
+def item_ids(n):
+    return [f"item{i:05d}" for i in range(n)]
+
+
+def test_embeddings_round_trip_and_streaming(tmp_path):
+    vectors = unit_vectors(1000, 24)
+    path = write_embeddings(tmp_path / "emb.parquet", item_ids(1000), vectors, "feedc0ffee123456")
+    ids, read_vectors, fingerprint = read_embeddings(path)
+    assert fingerprint == "feedc0ffee123456"
+    assert list(ids) == item_ids(1000)
+    np.testing.assert_array_equal(read_vectors, vectors)
+    batches = list(iter_embeddings(path, batch_size=300))
+    assert [len(b[0]) for b in batches] == [300, 300, 300, 100]
+    np.testing.assert_array_equal(np.concatenate([b[1] for b in batches]), vectors)
+    # The contract's column types, readable by plain pandas.
+    frame = pd.read_parquet(path)
+    assert list(frame.columns) == ["item_id", "embedding"]
+    assert len(frame.embedding[0]) == 24
+
+
+def test_embeddings_without_fingerprint_and_bad_file(tmp_path):
+    path = write_embeddings(tmp_path / "e.parquet", ["a", "b"], np.ones((2, 3)), None)
+    assert read_embeddings(path)[2] is None
+    pd.DataFrame({"item_id": ["a"], "vector": [[1.0]]}).to_parquet(tmp_path / "bad.parquet")
+    with pytest.raises(ValueError, match="column 'embedding' missing"):
+        read_embeddings(tmp_path / "bad.parquet")
+
+
+def test_exact_top_k_matches_full_sort():
+    database, queries = unit_vectors(700, 16, 1), unit_vectors(30, 16, 2)
+    indices, scores = exact_top_k(database, queries, 7, block_rows=64, query_chunk=8)
+    full = queries @ database.T
+    expected = np.argsort(-full, axis=1, kind="stable")[:, :7]
+    np.testing.assert_array_equal(indices, expected)
+    np.testing.assert_allclose(scores, np.take_along_axis(full, expected, 1), rtol=1e-5)
+
+
+def test_brute_force_is_cosine_and_clips_k():
+    index = build_index(["a", "b", "c"], np.array([[1, 0], [0, 2], [3, 3]], np.float32), backend="brute")
+    ids, scores = index.search(np.array([[10.0, 0.0]]), k=2)
+    # cosine: a = 1, c = 1/sqrt(2), b = 0 (lengths do not matter)
+    assert ids.tolist() == [["a", "c"]]
+    np.testing.assert_allclose(scores, [[1.0, np.sqrt(0.5)]], rtol=1e-6)
+    ids, scores = index.search(np.array([[0.0, 1.0]]), k=50)  # k > n: clipped to n
+    assert ids.shape == scores.shape == (1, 3) and ids[0, 0] == "b"
+    with pytest.raises(ValueError, match="k must be >= 1"):
+        index.search(np.array([[0.0, 1.0]]), k=0)
+
+
+def test_errors_empty_and_dimension():
+    with pytest.raises(ValueError, match="empty"):
+        BruteForceIndex().search(np.ones((1, 4)), 3)
+    index = build_index(item_ids(5), unit_vectors(5, 4), backend="brute")
+    with pytest.raises(ValueError, match=r"\(dimension 3\) but this index has dimension 4"):
+        index.search(np.ones((2, 3)), 3)
+    with pytest.raises(ValueError, match="duplicate item ids"):
+        build_index(["x", "x"], unit_vectors(2, 4), backend="brute")
+
+
+@pytest.mark.parametrize("backend,params", [("brute", {}), ("scann", {"mode": "tree"}),
+                                            ("scann", {"mode": "brute_force"})])
+def test_save_load_round_trip_identical_results(tmp_path, backend, params):
+    vectors, queries = unit_vectors(3000, 32, 3), unit_vectors(50, 32, 4)
+    index = build_index(item_ids(3000), vectors, backend=backend, model_fingerprint="abcd", **params)
+    before = index.search(queries, 10)
+    index.save(tmp_path / "index")
+    loaded = load_index(tmp_path / "index", expected_fingerprint="abcd", expected_dim=32)
+    assert type(loaded) is type(index) and len(loaded) == 3000
+    after = loaded.search(queries, 10)
+    np.testing.assert_array_equal(after[0], before[0])
+    np.testing.assert_array_equal(after[1], before[1])
+    np.testing.assert_allclose(loaded.vectors, vectors, atol=1e-6)  # stored normalised, in id order
+    assert list(loaded.ids) == item_ids(3000)
+    manifest = read_manifest(tmp_path / "index")
+    assert manifest["distance"] == "cosine" and manifest["dimension"] == 32
+    assert manifest["count"] == 3000 and manifest["model_fingerprint"] == "abcd"
+    assert 0.9 <= manifest["recall_at_10"] <= 1.0 and manifest["created"]
+    assert manifest["backend"] == ("brute_force" if backend == "brute" else "scann")
+
+
+def test_scann_tree_recall_against_exact():
+    """Tree + AH + reorder forced on at n=5000 (below the brute-force threshold), searching
+    20 of 70 leaves; held-out queries from the same clusters."""
+    vectors, queries = np.split(clustered_unit_vectors(5300, 64, seed=5), [5000])
+    index = ScannIndex(mode="tree", num_leaves=70, num_leaves_to_search=20, reorder_candidates=100)
+    index.add(item_ids(5000), vectors).build()
+    assert index.params["resolved_mode"] == "tree"
+    found, _ = index.search(queries, 10)
+    exact, _ = exact_top_k(vectors, queries, 10)
+    ids = np.asarray(item_ids(5000), dtype=object)
+    assert recall_at_k(found, ids[exact]) >= 0.95
+
+
+def test_scann_tunes_leaves_to_target_recall():
+    index = build_index(item_ids(4000), unit_vectors(4000, 32, 7), backend="scann", mode="tree")
+    assert index.params["num_leaves"] == 63  # round(sqrt(4000))
+    assert 1 <= index.params["num_leaves_to_search"] <= 63
+    assert index.recall_at_10 >= 0.95
+    found, _ = index.search(unit_vectors(3, 32, 8), k=4000)  # k = n: every item once
+    assert found.shape == (3, 4000) and all(len(set(row)) == 4000 for row in found)
+
+
+def test_auto_uses_exact_scann_below_threshold():
+    index = build_index(item_ids(500), unit_vectors(500, 8), backend="auto")
+    assert isinstance(index, ScannIndex) and index.params["resolved_mode"] == "brute_force"
+    assert index.recall_at_10 == 1.0
+
+
+def test_fingerprint_and_dimension_mismatch(tmp_path):
+    index = build_index(item_ids(100), unit_vectors(100, 8), backend="brute", model_fingerprint="aaaa1111")
+    index.save(tmp_path / "idx")
+    with pytest.raises(IndexMismatchError) as error:
+        load_index(tmp_path / "idx", expected_fingerprint="bbbb2222")
+    message = str(error.value)
+    assert f"index at {tmp_path / 'idx'} was built from model fingerprint aaaa1111" in message
+    assert "embeddings come from bbbb2222" in message
+    with pytest.raises(IndexMismatchError, match="has dimension 8 but the embeddings have dimension 16"):
+        load_index(tmp_path / "idx", expected_dim=16)
+    with pytest.raises(ValueError, match="not an index directory"):
+        load_index(tmp_path)
+
+
+def test_save_refuses_foreign_directory(tmp_path):
+    (tmp_path / "notes.txt").write_text("mine")
+    index = build_index(item_ids(10), unit_vectors(10, 4), backend="brute")
+    with pytest.raises(FileExistsError, match="not an index directory"):
+        index.save(tmp_path)
+    assert (tmp_path / "notes.txt").read_text() == "mine"
+    index.save(tmp_path / "idx")
+    index.save(tmp_path / "idx")  # overwriting an index is fine
+    assert json.loads((tmp_path / "idx" / "manifest.json").read_text())["count"] == 10

@@ -28,13 +28,13 @@ import platform
 import time
 from pathlib import Path
 
-import fashion_tf  # noqa: F401  (before TensorFlow: Keras 2 as tf.keras)
 import cv2
 import numpy as np
 import pandas as pd
 import tensorflow as tf
 from PIL import Image
 
+import fashion_tf  # noqa: F401  (before TensorFlow: Keras 2 as tf.keras)
 from fashion_tf.data import schema
 from fashion_tf.data.augment import STRENGTHS
 from fashion_tf.data.pipeline import make_dataset
@@ -67,9 +67,9 @@ def synthetic_catalog(root: Path, items: int, side: int = 256, seed: int = 0) ->
         name = f"{i:05d}"
         cv2.imwrite(str(root / schema.IMAGES_DIR / f"{name}.jpg"), image, [cv2.IMWRITE_JPEG_QUALITY, 90])
         cv2.imwrite(str(root / schema.MASKS_DIR / f"{name}.png"), mask)
-        rows.append(dict(item_id=name, image=f"images/{name}.jpg", category="dress", title=name,
-                         labels=["dress", "striped" if i % 2 else "plain"], split="train", domain="shop",
-                         mask=f"masks/{name}.png"))
+        rows.append({"item_id": name, "image": f"images/{name}.jpg", "category": "dress", "title": name,
+                         "labels": ["dress", "striped" if i % 2 else "plain"], "split": "train", "domain": "shop",
+                         "mask": f"masks/{name}.png"})
     pd.DataFrame(rows).to_parquet(root / schema.ITEMS_FILE)
     (root / schema.LABELS_FILE).write_text(json.dumps({"vocabulary": ["dress", "plain", "striped"],
                                                        "counts": {}, "num_items": items}))
@@ -85,7 +85,7 @@ def benchmark_catalog(items: int) -> tuple[Path, str]:
         root = Path(ensure_demo_shop(items=items))
         ensure_masks(root)
         return root, "demo shop"
-    except Exception as error:  # demo shop not built yet / unavailable
+    except Exception as error:  # noqa: BLE001 (any failure of the demo shop: fall back)
         print(f"demo shop unavailable ({type(error).__name__}: {error}); using a synthetic catalog")
         from fashion_tf.data.photos import default_cache_dir
 

@@ -8,7 +8,8 @@ For one 224 px JPEG (batch 1) and for batches of 32 copies, ``serving_default`` 
 sequentially from one caller: in-process (``loaded.signatures[...]`` on a string tensor,
 outputs to numpy) and through the server (``Client.predict``: TensorProto encoding,
 gRPC over loopback, the server's validation, the same signature call, the response
-decoding). The two are measured in alternating rounds so machine noise hits both alike.
+decoding). The two ways alternate call by call (A B B A ...) so load from other processes hits
+both alike.
 Reported: p50/p99 latency (ms) and throughput (images/s); ``latency_ratio_single`` =
 server p50 / in-process p50 (target <= 1.15), ``throughput_ratio_batch32`` = server
 images/s / in-process images/s (target >= 0.9). Results: benchmarks/results/serving.json.
@@ -109,11 +110,14 @@ def summarize(seconds: list[float], batch: int) -> dict:
 
 
 def measure(batch: int, calls: int, rounds: int, in_process, through_server) -> dict:
-    """Alternate rounds of `calls // rounds` timed calls of each way; warm both first."""
+    """Alternate rounds of `calls // rounds` timed calls of each way (rounds=0: alternate
+    every call, A B B A ...), so load from other processes hits both ways alike; warm
+    both first."""
     for fn in (in_process, through_server):
         for _ in range(3):
             fn()
     times = {"in_process": [], "server": []}
+    rounds = rounds or calls
     per_round = max(1, calls // rounds)
     for round_index in range(rounds):
         order = [("in_process", in_process), ("server", through_server)]
@@ -134,7 +138,7 @@ def main(argv=None) -> int:
     parser.add_argument("--single_calls", type=int, default=200)
     parser.add_argument("--batch_calls", type=int, default=40)
     parser.add_argument("--batch_size", type=int, default=32)
-    parser.add_argument("--rounds", type=int, default=10)
+    parser.add_argument("--rounds", type=int, default=0, help="alternating rounds (0: alternate every call)")
     parser.add_argument("--out", default=str(RESULTS))
     args = parser.parse_args(argv)
 
@@ -176,7 +180,7 @@ def main(argv=None) -> int:
                     for key in a:  # the two ways must compute the same thing
                         if a[key].dtype != object:
                             np.testing.assert_allclose(a[key], b[key], rtol=1e-4, atol=1e-5)
-                    log(f"{label}: {calls} calls each way in {args.rounds} alternating rounds")
+                    log(f"{label}: {calls} calls each way, alternating")
                     results[label] = measure(batch, calls, args.rounds, in_process, through_server)
                     log(f"{label}: in-process p50 {results[label]['in_process']['p50_ms']} ms, "
                         f"server p50 {results[label]['server']['p50_ms']} ms")

@@ -1,10 +1,15 @@
 """Standard and background augmentation (paper sec. 3.1, seed 003, DESIGN.md sec. 5)."""
-import fashion_tf  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from fashion_tf.data.augment import STRENGTHS, color_jitter, get_ranges, standard_augment
+import fashion_tf  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
+from fashion_tf.data.augment import (
+    STRENGTHS,
+    color_jitter,
+    get_ranges,
+    standard_augment,
+)
 from fashion_tf.data.background import background_augment, load_backgrounds
 
 ITEM = (200.0, 20.0, 20.0)
@@ -122,3 +127,35 @@ def test_seed_003_ranges_are_the_standard_defaults():
     assert STRENGTHS["heavy"].rotation_deg > standard.rotation_deg
     with pytest.raises(ValueError, match="strength 'wild' unknown"):
         get_ranges("wild")
+
+
+@pytest.mark.parametrize("interpolation", ["nearest", "bilinear"])
+def test_fused_augment_batch_pastes_item_and_p0_is_identity(interpolation):
+    """augment_batch (the pipeline's one-warp version) with no standard augmentation."""
+    from fashion_tf.data.train_augment import augment_batch
+
+    image, mask = item_on_white()
+    images, masks = tf.constant(image[None]), tf.constant(mask[None])
+    out = augment_batch(images, masks, tf.constant([1, 2]), strength=None, backgrounds=dark_backgrounds(),
+                        p=1.0, scale_range=(1, 1), interpolation=interpolation).numpy()[0]
+    red = np.abs(out - ITEM).max(axis=-1) < 1
+    rows, cols = np.nonzero(red)
+    assert rows.max() - rows.min() + 1 >= 62 and 28 <= cols.max() - cols.min() + 1 <= 32  # 64 x 32 item
+    assert out[~red].max() <= 200.5  # dark background (< 100), or its blend with the item edge
+    assert (out.min(axis=-1) > 250).sum() == 0  # no white left: background everywhere else
+    same = augment_batch(images, masks, tf.constant([1, 2]), strength=None, backgrounds=dark_backgrounds(),
+                         p=0.0, interpolation=interpolation).numpy()[0]
+    np.testing.assert_array_equal(same, image)
+
+
+def test_fused_augment_batch_uint8_inputs_and_heavy_strength():
+    from fashion_tf.data.train_augment import augment_batch
+
+    image, mask = item_on_white()
+    images = tf.constant(np.stack([image] * 3).astype(np.uint8))
+    masks = tf.constant((np.stack([mask] * 3) * 255).astype(np.uint8))
+    out = augment_batch(images, masks, tf.constant([4, 5]), strength="heavy", backgrounds=dark_backgrounds(), p=0.5)
+    assert out.shape == (3, 64, 64, 3) and out.dtype == tf.float32
+    assert 0 <= float(tf.reduce_min(out)) and float(tf.reduce_max(out)) <= 255
+    with pytest.raises(ValueError, match="interpolation 'cubic' unknown"):
+        augment_batch(images, masks, tf.constant([4, 5]), interpolation="cubic")

@@ -1,13 +1,18 @@
 """Decoding survives odd files; resize_and_pad keeps the aspect ratio (DESIGN.md sec. 5)."""
 import io
 
-import fashion_tf  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
 import numpy as np
 import pytest
 import tensorflow as tf
 from PIL import Image
 
-from fashion_tf.data.decode import decode_image, decode_mask, load_for_model, resize_and_pad
+import fashion_tf  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
+from fashion_tf.data.decode import (
+    decode_image,
+    decode_mask,
+    load_for_model,
+    resize_and_pad,
+)
 
 RED = (200, 30, 30)
 

@@ -5,14 +5,13 @@ import io
 import json
 from pathlib import Path
 
-import fashion_tf  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
 import cv2
 import numpy as np
 import pandas as pd
 import pytest
-import tensorflow as tf
 from PIL import Image
 
+import fashion_tf  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
 from fashion_tf.data.pipeline import (
     CHECK_CACHE_FILE,
     PipelineReport,
@@ -44,8 +43,8 @@ def build_catalog(root: Path, n: int = 8, size: int = 40, with_masks: bool = Tru
             cv2.rectangle(target, (6, 8), (image.shape[1] - 7, size - 9), value, thickness=cv2.FILLED)
         cv2.imwrite(str(root / f"images/{i}.png"), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
         cv2.imwrite(str(root / f"masks/{i}.png"), mask)
-        rows.append(dict(item_id=str(i), image=f"images/{i}.png", labels=[colour, kind],
-                         split="train" if i < n - 2 else "val", mask=f"masks/{i}.png" if with_masks else None))
+        rows.append({"item_id": str(i), "image": f"images/{i}.png", "labels": [colour, kind],
+                         "split": "train" if i < n - 2 else "val", "mask": f"masks/{i}.png" if with_masks else None})
     if odd_files:
         rgb = np.zeros((size, size, 3), np.uint8)
         rgb[:] = COLOURS["red"]
@@ -67,7 +66,7 @@ def build_catalog(root: Path, n: int = 8, size: int = 40, with_masks: bool = Tru
         for name, data in bad.items():
             (root / "images" / name).write_bytes(data)
         for name in [*good, *bad]:
-            rows.append(dict(item_id=name, image=f"images/{name}", labels=["red"], split="train", mask=None))
+            rows.append({"item_id": name, "image": f"images/{name}", "labels": ["red"], "split": "train", "mask": None})
     items = pd.DataFrame(rows)
     items["category"] = [labels[1] if len(labels) > 1 else "other" for labels in items["labels"]]
     items["title"] = "item " + items["item_id"]
@@ -168,7 +167,7 @@ def test_training_with_background_augmentation_changes_the_white_background(tmp_
 
 def test_seeded_training_is_reproducible_and_epochs_differ(tmp_path):
     root = build_catalog(tmp_path / "shop")
-    kwargs = dict(training=True, augmentation="heavy", background_p=0.5, background_files=background_files(tmp_path), seed=3)
+    kwargs = {"training": True, "augmentation": "heavy", "background_p": 0.5, "background_files": background_files(tmp_path), "seed": 3}
     first = make_dataset(root, "train", 24, 6, VOCABULARY, **kwargs)
     second = make_dataset(root, "train", 24, 6, VOCABULARY, **kwargs)
     a, b = next(iter(first))[0].numpy(), next(iter(second))[0].numpy()

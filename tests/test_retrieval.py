@@ -86,6 +86,8 @@ def test_brute_force_is_cosine_and_clips_k():
 def test_errors_empty_and_dimension():
     with pytest.raises(ValueError, match="empty"):
         BruteForceIndex().search(np.ones((1, 4)), 3)
+    with pytest.raises(ValueError, match="empty"):
+        ScannIndex().add([], np.zeros((0, 4))).search(np.ones((1, 4)), 3)
     index = build_index(item_ids(5), unit_vectors(5, 4), backend="brute")
     with pytest.raises(ValueError, match=r"\(dimension 3\) but this index has dimension 4"):
         index.search(np.ones((2, 3)), 3)

@@ -1,11 +1,13 @@
 """The tf.data input pipeline (DESIGN.md section 5).
 
 list -> shuffle (training) -> parallel read + decode + resize/pad (AUTOTUNE) -> batch ->
-(training) standard geometric augmentation -> background augmentation -> colour jitter
--> prefetch.
+(training) standard geometric augmentation + background paste (one composed warp) ->
+colour jitter -> prefetch.
 
-Augmentation runs on whole batches, after ``.batch()``: one projective-warp kernel and
-one colour matrix per batch are far cheaper than many tiny per-image ops.
+Augmentation runs on whole batches, after ``.batch()``
+(:func:`fashion_tf.data.train_augment.augment_batch`): one projective-warp kernel,
+one crop-and-resize and one colour matrix per batch are far cheaper than many tiny
+per-image ops.
 
 Order of the augmentations, and why: the geometric part of the standard augmentation
 (flip, rotation, shear, aspect, shift) warps image and mask together first; then the

@@ -22,7 +22,12 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from fashion_tf.data.augment import AugmentationRanges, color_jitter, get_ranges, random_affine_transforms
+from fashion_tf.data.augment import (
+    AugmentationRanges,
+    color_jitter,
+    get_ranges,
+    random_affine_transforms,
+)
 from fashion_tf.data.background import _mask_boxes
 
 

@@ -106,6 +106,9 @@ class Index(abc.ABC):
         """Builds the backend structures from everything added and measures recall@10."""
         if not self._pending_ids:
             return self
+        if len(self) == 0:  # only empty batches were added: stay empty (search will say so)
+            self._pending_ids, self._pending_vectors = [], []
+            return self
         ids = np.concatenate([self._ids, *self._pending_ids])
         unique, counts = np.unique(ids, return_counts=True)
         if len(unique) != len(ids):

@@ -51,7 +51,9 @@ def make_vectors(kind: str, n: int, dim: int, clusters: int, seed: int) -> np.nd
     styles) of uneven, log-normal sizes, grouped under sqrt(clusters)/2 categories: a
     style centre is its category direction plus a random offset of norm 0.8, and a point is
     its style centre plus Gaussian noise of norm 0.6-1.0 (cosine to its centre about
-    0.7-0.85), normalised. ``random`` is uniform on the sphere: no structure at all.
+    0.7-0.85), normalised. ``clustered_flat`` is the same without categories and with noise
+    of norm 0.6-1.2 (cosine to the centre 0.64-0.86, few clusters per leaf when n is
+    small): hard for partitioning. ``random`` is uniform on the sphere: no structure at all.
     """
     rng = np.random.default_rng(seed)
     out = np.empty((n, dim), np.float32)
@@ -59,6 +61,13 @@ def make_vectors(kind: str, n: int, dim: int, clusters: int, seed: int) -> np.nd
     def unit(v):
         return v / np.linalg.norm(v, axis=1, keepdims=True)
 
+    if kind not in ("clustered", "clustered_flat", "random"):
+        raise ValueError(f"unknown data set {kind!r}; expected clustered, clustered_flat or random")
+    if kind == "clustered_flat":  # no categories, wider noise: a harder, less realistic mixture
+        centres = unit(rng.normal(size=(clusters, dim))).astype(np.float32)
+        weights = rng.lognormal(sigma=1.0, size=clusters)
+        weights /= weights.sum()
+        spread = rng.uniform(0.6, 1.2, size=clusters).astype(np.float32)
     if kind == "clustered":
         categories = unit(rng.normal(size=(max(2, int(np.sqrt(clusters) / 2)), dim)))
         parents = rng.integers(0, len(categories), clusters)
@@ -69,7 +78,7 @@ def make_vectors(kind: str, n: int, dim: int, clusters: int, seed: int) -> np.nd
     for start in range(0, n, 100_000):
         size = min(100_000, n - start)
         noise = rng.standard_normal((size, dim), dtype=np.float32)
-        if kind == "clustered":
+        if kind != "random":
             labels = rng.choice(clusters, size=size, p=weights)
             noise *= (spread[labels] / np.sqrt(dim))[:, None]
             noise += centres[labels]
@@ -224,7 +233,7 @@ def main(argv=None) -> int:
     parser.add_argument("--queries", type=int, default=1000, help="held-out queries for recall and qps")
     parser.add_argument("--batch-queries", type=int, default=50_000, help="queries for the batch overhead")
     parser.add_argument("--target-recall", type=float, default=0.95)
-    parser.add_argument("--datasets", default="clustered,random")
+    parser.add_argument("--datasets", default="clustered,random,clustered_flat")
     parser.add_argument("--peers", default="faiss_hnsw,hnswlib", help="comma list, or 'none'")
     parser.add_argument("--out", default=str(RESULTS))
     args = parser.parse_args(argv)

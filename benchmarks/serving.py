@@ -8,15 +8,17 @@ For one 224 px JPEG (batch 1) and for batches of 32 copies, ``serving_default`` 
 sequentially from one caller: in-process (``loaded.signatures[...]`` on a string tensor,
 outputs to numpy) and through the server (``Client.predict``: TensorProto encoding,
 gRPC over loopback, the server's validation, the same signature call, the response
-decoding). The two ways alternate call by call (A B B A ...) so load from other processes hits
-both alike.
+decoding). The two ways are measured in alternating rounds (in-process block, server block, then
+server first, ...) so load from other processes hits both alike. Blocks rather than
+call-by-call alternation: right after one process computed, its idle TensorFlow threads
+still spin for a while and slow the other process down on a small machine.
 Reported: p50/p99 latency (ms) and throughput (images/s); ``latency_ratio_single`` =
 server p50 / in-process p50 (target <= 1.15), ``throughput_ratio_batch32`` = server
 images/s / in-process images/s (target >= 0.9). Results: benchmarks/results/serving.json.
 
 The default model is tests/serving_fixtures.py's fixture with random 3x3 conv layers at
-224 px (``--conv`` widths), so a call costs what a small real CNN costs (tens of ms on a
-CPU); with a nearly free model the fixed gRPC cost would dominate the ratio and say
+224 px (``--conv`` widths; default 2.1 GMACs per image, about half a ResNet-50), so a
+call costs what a small real CNN costs (tens of ms on a CPU); with a nearly free model the fixed gRPC cost would dominate the ratio and say
 nothing about serving a real model.
 """
 from __future__ import annotations
@@ -71,6 +73,16 @@ def build_default_model(base: Path, conv: tuple[int, ...]) -> Path:
     build_fixture_model(base / "1", seed=0, image_size=224, dim=128, num_labels=100, num_items=1000,
                         conv_channels=conv)
     return base
+
+
+def conv_gmacs(conv: tuple[int, ...], size: int = 224) -> float:
+    """Multiply-accumulates of the default model's 3x3 stride-2 convs, in billions."""
+    total, channels = 0, 3
+    for width in conv:
+        size = (size + 1) // 2
+        total += size * size * 9 * channels * width
+        channels = width
+    return total / 1e9
 
 
 def free_port() -> int:
@@ -134,11 +146,11 @@ def main(argv=None) -> int:
     parser.add_argument("--model_base_path", default=None, help="a model's version directory root (default: build)")
     parser.add_argument("--model_name", default="bench")
     parser.add_argument("--signature", default="serving_default")
-    parser.add_argument("--conv", default="64,128,256,512,1024", help="conv widths of the default model")
+    parser.add_argument("--conv", default="96,192,384,768,1536", help="conv widths of the default model")
     parser.add_argument("--single_calls", type=int, default=200)
     parser.add_argument("--batch_calls", type=int, default=40)
     parser.add_argument("--batch_size", type=int, default=32)
-    parser.add_argument("--rounds", type=int, default=0, help="alternating rounds (0: alternate every call)")
+    parser.add_argument("--rounds", type=int, default=10, help="alternating rounds (0: alternate every call)")
     parser.add_argument("--out", default=str(RESULTS))
     args = parser.parse_args(argv)
 
@@ -150,8 +162,9 @@ def main(argv=None) -> int:
             model_note = f"export at {base}"
         else:
             base = build_default_model(tmp / args.model_name, conv)
-            model_note = (f"tests/serving_fixtures.py fixture at 224 px, random 3x3 stride-2 convs {list(conv)}, "
-                          "dim 128, 100 labels, 1000 catalog items")
+            model_note = (f"tests/serving_fixtures.py fixture at 224 px, random 3x3 stride-2 convs {list(conv)} "
+                          f"({conv_gmacs(conv):.2f} GMACs per image, about half a ResNet-50), dim 128, 100 labels, "
+                          "1000 catalog items")
         versions = sorted(int(p.name) for p in base.iterdir() if p.name.isdigit())
         version_dir = base / str(versions[-1])
         log(f"model {version_dir} ({model_note})")
@@ -180,7 +193,7 @@ def main(argv=None) -> int:
                     for key in a:  # the two ways must compute the same thing
                         if a[key].dtype != object:
                             np.testing.assert_allclose(a[key], b[key], rtol=1e-4, atol=1e-5)
-                    log(f"{label}: {calls} calls each way, alternating")
+                    log(f"{label}: {calls} calls each way in {args.rounds or calls} alternating rounds")
                     results[label] = measure(batch, calls, args.rounds, in_process, through_server)
                     log(f"{label}: in-process p50 {results[label]['in_process']['p50_ms']} ms, "
                         f"server p50 {results[label]['server']['p50_ms']} ms")

@@ -131,7 +131,11 @@ def test_batch_retrieve_from_images_with_a_model(tiny_shop, tmp_path):
     catalog embeddings went through the same decode path (cosine 1 with themselves)."""
     from fashion_tf.data.pipeline import image_files_dataset
     from fashion_tf.retrieval import build_index
-    from fashion_tf.retrieval.batch import ImageQueries, batch_retrieve, list_query_images
+    from fashion_tf.retrieval.batch import (
+        ImageQueries,
+        batch_retrieve,
+        list_query_images,
+    )
 
     run = TinyRun(tmp_path)
     paths, ids = list_query_images(Path(tiny_shop) / "items.parquet")

@@ -8,7 +8,7 @@ same raw pixels (docs/contracts.md).
 ImageNet weights come from ``tf.keras.applications``. When Keras cannot get them (no
 network and nothing in the Keras cache ``~/.keras/models``) we print one line and train
 from scratch rather than fail: the demo and the tests must run offline. With
-``FASHION_TF_OFFLINE=1`` nothing is ever downloaded; only a cached file is used.
+``FASHION_TF_OFFLINE=1`` nothing is ever downloaded; only Keras' cached file is used.
 """
 from __future__ import annotations
 
@@ -73,24 +73,23 @@ BACKBONES: dict[str, BackboneSpec] = {
 def keras_cache_dir() -> Path:
     """The folder where ``tf.keras.utils.get_file`` keeps application weights.
 
-    tf-keras uses ``~/.keras`` (``/tmp/.keras`` when that is not writable), not
-    ``KERAS_HOME``; mirror its rule so we can look before anything is fetched.
+    tf-keras uses ``~/.keras`` (``/tmp/.keras`` when that is missing or not writable),
+    not ``KERAS_HOME``; mirror its rule so we can look before anything is fetched.
     """
     base = Path(os.path.expanduser("~")) / ".keras"
-    if not os.access(base if base.exists() else base.parent, os.W_OK):
+    if not os.access(base, os.W_OK):
         base = Path("/tmp/.keras")
     return base / "models"
 
 
-def _imagenet_source(name: str, spec: BackboneSpec) -> str:
-    """What to pass as ``weights=`` for ImageNet: "imagenet" (Keras downloads or reuses
-    its cache) or, offline, the cached file; raises OSError when offline with no cache."""
+def _check_imagenet_available(spec: BackboneSpec) -> None:
+    """Offline (``FASHION_TF_OFFLINE=1``), raises OSError unless Keras has the weights
+    cached. We still pass "imagenet" to Keras then, not the file: Keras checks the file
+    hash and, for EfficientNet, adds the ImageNet std rescaling only for "imagenet"."""
     if os.environ.get(OFFLINE_ENV, "") not in ("", "0"):
         cached = keras_cache_dir() / spec.imagenet_file
         if not cached.is_file():
             raise OSError(f"{OFFLINE_ENV} is set and {cached} does not exist")
-        return str(cached)
-    return "imagenet"
 
 
 def build_backbone(
@@ -124,7 +123,8 @@ def build_backbone(
         source = None
     elif str(weights).lower() == "imagenet":
         try:
-            source = _imagenet_source(key, spec)
+            _check_imagenet_available(spec)
+            source = "imagenet"
         except OSError as error:
             _notice_scratch(key, error)
             source = None

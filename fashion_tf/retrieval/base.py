@@ -64,6 +64,7 @@ class Index(abc.ABC):
         self.build_seconds: float | None = None
         self.location: str = "this index"
         self._ids = np.zeros(0, dtype=object)
+        self._ids_arrow: pa.StringArray | None = None
         self._pending_ids: list[np.ndarray] = []
         self._pending_vectors: list[np.ndarray] = []
 
@@ -118,25 +119,41 @@ class Index(abc.ABC):
         self._pending_ids, self._pending_vectors = [], []
         start = time.perf_counter()
         vectors = self._build(new_vectors)
-        self._ids = ids
+        self._ids, self._ids_arrow = ids, None
         self.recall_at_10 = self._measure_recall(vectors)
         self.build_seconds = time.perf_counter() - start
         return self
 
-    def search(self, queries: np.ndarray, k: int = 10) -> tuple[np.ndarray, np.ndarray]:
+    def search(self, queries: np.ndarray, k: int = 10, **search_options: Any
+               ) -> tuple[np.ndarray, np.ndarray]:
         """Top-k items for each query.
 
         Args:
             queries: float [Q, dim] (or [dim] for one query); normalised here.
             k: results per query; clipped to ``len(self)`` (see the module docstring).
+            **search_options: backend search settings (``ScannIndex``: num_leaves_to_search,
+                reorder_candidates).
 
         Returns:
             ``(ids [Q, k'] object array of str, scores [Q, k'] float32)`` with
             ``k' = min(k, len(self))``, best first.
         """
-        queries, k = self._prepare_queries(queries, k)
-        indices, scores = self._search(queries, k)
+        indices, scores = self.search_indices(queries, k, **search_options)
         return self._ids[indices], scores
+
+    def search_indices(self, queries: np.ndarray, k: int = 10, **search_options: Any
+                       ) -> tuple[np.ndarray, np.ndarray]:
+        """As ``search`` but returns row numbers (int64 [Q, k']) into ``ids`` instead of ids."""
+        queries, k = self._prepare_queries(queries, k)
+        return self._search(queries, k, **search_options)
+
+    @property
+    def ids_arrow(self) -> pa.StringArray:
+        """``ids`` as an Arrow string array, built once (fast ``take`` for batch output)."""
+        self._ensure_built()
+        if self._ids_arrow is None or len(self._ids_arrow) != len(self._ids):
+            self._ids_arrow = pa.array(list(self._ids), pa.string())
+        return self._ids_arrow
 
     def save(self, directory: str | Path) -> Path:
         """Writes the index to ``directory`` (replaced atomically when it holds an index)."""

@@ -130,8 +130,12 @@ def read_metadata(path: str | Path) -> tuple[int, str | None, int]:
     return dim, fingerprint, parquet.metadata.num_rows
 
 
-def _to_numpy(batch: pa.RecordBatch | pa.Table, dim: int, path: Path) -> tuple[np.ndarray, np.ndarray]:
-    ids = np.asarray(batch.column("item_id").to_pylist(), dtype=object)
+def _to_numpy(batch: pa.RecordBatch | pa.Table, dim: int, path: Path, arrow_ids: bool = False
+              ) -> tuple[np.ndarray | pa.Array, np.ndarray]:
+    id_column = batch.column("item_id")
+    if isinstance(id_column, pa.ChunkedArray):
+        id_column = id_column.combine_chunks()
+    ids = id_column if arrow_ids else np.asarray(id_column.to_pylist(), dtype=object)
     column = batch.column("embedding")
     if isinstance(column, pa.ChunkedArray):
         column = column.combine_chunks()
@@ -139,7 +143,7 @@ def _to_numpy(batch: pa.RecordBatch | pa.Table, dim: int, path: Path) -> tuple[n
     if len(lengths) and (lengths.min() != dim or lengths.max() != dim):
         bad = int(np.flatnonzero(lengths != dim)[0])
         raise EmbeddingsFileError(
-            f"{path}: row with item_id {ids[bad]!r} has an embedding of length {int(lengths[bad])}, "
+            f"{path}: row with item_id {id_column[bad].as_py()!r} has an embedding of length {int(lengths[bad])}, "
             f"expected {dim} (fashion_tf.dim)"
         )
     # flatten() honours list offsets of sliced arrays; values are contiguous afterwards.
@@ -148,13 +152,14 @@ def _to_numpy(batch: pa.RecordBatch | pa.Table, dim: int, path: Path) -> tuple[n
 
 
 def iter_embeddings(
-    path: str | Path, batch_size: int = 65536
+    path: str | Path, batch_size: int = 65536, *, arrow_ids: bool = False
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Streams ``(ids [B] object, vectors float32 [B, dim])`` batches of ``batch_size`` rows.
 
     Memory stays bounded by a few batches whatever the file size; the order is the file order
     and every batch but the last has exactly ``batch_size`` rows (batch tools rely on this to
-    resume).
+    resume). ``arrow_ids=True`` yields the ids as a ``pyarrow.StringArray`` (no Python
+    strings; what the batch tools use).
     """
     path = Path(path)
     dim, _, _ = read_metadata(path)
@@ -171,11 +176,11 @@ def iter_embeddings(
         pending_rows += batch.num_rows
         while pending_rows >= batch_size:
             table = pa.Table.from_batches(pending)
-            yield _to_numpy(table.slice(0, batch_size), dim, path)
+            yield _to_numpy(table.slice(0, batch_size), dim, path, arrow_ids)
             rest = table.slice(batch_size)
             pending, pending_rows = rest.to_batches(), rest.num_rows
     if pending_rows:
-        yield _to_numpy(pa.Table.from_batches(pending), dim, path)
+        yield _to_numpy(pa.Table.from_batches(pending), dim, path, arrow_ids)
 
 
 def read_embeddings(path: str | Path) -> tuple[np.ndarray, np.ndarray, str | None]:

@@ -172,15 +172,10 @@ class ScannIndex(Index):
         p["tuned_recall_at_10"] = recall
 
     # ----------------------------------------------------------------- searching
-    def search(self, queries: np.ndarray, k: int = 10, *, num_leaves_to_search: int | None = None,
-               reorder_candidates: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """As ``Index.search``; the keyword arguments override the tuned search settings."""
-        queries, k = self._prepare_queries(queries, k)
-        indices, scores = self._search(queries, k, num_leaves_to_search, reorder_candidates)
-        return self._ids[indices], scores
-
     def _search(self, queries: np.ndarray, k: int, num_leaves_to_search: int | None = None,
                 reorder_candidates: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """``search(..., num_leaves_to_search=, reorder_candidates=)`` override the tuned
+        settings for one call (benchmarks sweep them without rebuilding)."""
         p = self.params
         if p.get("resolved_mode") == "tree":
             leaves = num_leaves_to_search or p["num_leaves_to_search"]

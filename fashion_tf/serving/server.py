@@ -34,7 +34,6 @@ from tensorflow_serving.apis import (
     get_model_metadata_pb2, get_model_status_pb2, model_service_pb2_grpc, predict_pb2,
     prediction_service_pb2_grpc,
 )
-from tensorflow_serving.apis import status_pb2  # noqa: F401  (StatusProto lives here)
 
 from fashion_tf.serving.model_manager import LoadedVersion, ModelManager, ModelSpec, read_model_config
 from fashion_tf.serving.tensors import dtype_name, make_ndarray, make_tensor_proto, shape_of

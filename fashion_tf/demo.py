@@ -54,7 +54,7 @@ def main(argv=None) -> int:
     print(f"[4/5] street query {query.name} (shows item {catalog.queries['item_id'].iloc[0]}): "
           f"top-8 {', '.join(recs['item_ids'])}; picture {picture}", flush=True)
 
-    paths = export.export_run(run_dir, args.export)
+    paths = export.export_run(run_dir, args.export, name="fashion")  # the name serving/models.config serves
     name = paths[0].parent.name
     print(f"[5/5] exported {', '.join(str(p) for p in paths)}", flush=True)
     print(

@@ -19,7 +19,7 @@ averages over the batch, so ``sample_weight`` works as usual:
 """
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import tensorflow as tf

@@ -165,7 +165,7 @@ def multilabel_scores(y_true, y_prob, threshold: float = DEFAULT_THRESHOLD) -> d
         "precision": ratio(tp, tp + fp),
         "recall": ratio(tp, tp + fn),
         "f1": ratio(2 * tp, 2 * tp + fp + fn),
-        "num_items": int(len(t)),
+        "num_items": len(t),
         "mean_true_labels": float(t.sum(axis=1).mean()) if len(t) else 0.0,
         "mean_predicted_labels": float(p.sum(axis=1).mean()) if len(t) else 0.0,
     }

@@ -32,7 +32,9 @@ class ServingModule(tf.Module):
         self.item_ids = tf.constant([str(i) for i in item_ids])
         self.num_items = len(item_ids)
         self.embeddings = tf.constant(np.asarray(embeddings, dtype=np.float32))
-        self.searcher = scann_searcher
+        # A ScaNN searcher is a resource; SavedModel can only track its serialized
+        # state, from which the graph rebuilds the searcher when it is loaded.
+        self.scann_state = scann_searcher.serialize_to_module() if scann_searcher is not None else None
         self.encoder = tf.keras.Model(model.input, [model.get_layer("embedding").output, model.output])
 
     def _decode(self, images):
@@ -59,13 +61,20 @@ class ServingModule(tf.Module):
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="images"),
                                   tf.TensorSpec([], tf.int32, name="k")])
     def serve_similar(self, images, k):
-        tf.debugging.assert_greater_equal(k, 1, message="k must be at least 1")
-        tf.debugging.assert_less_equal(k, self.num_items, message=f"k must be at most {self.num_items}, the catalog size")
+        checks = [
+            tf.debugging.assert_greater_equal(k, 1, message="k must be at least 1"),
+            tf.debugging.assert_less_equal(k, self.num_items,
+                                           message=f"k must be at most {self.num_items}, the catalog size"),
+        ]
         embedding, _ = self._embed(images)
-        if self.searcher is not None:
-            indices, scores = self.searcher.search_batched(embedding, final_num_neighbors=k)
-        else:
-            scores, indices = tf.math.top_k(tf.matmul(embedding, self.embeddings, transpose_b=True), k=k)
+        with tf.control_dependencies(checks):
+            if self.scann_state is not None:
+                from scann.scann_ops.py import scann_ops
+
+                searcher = scann_ops.searcher_from_module(self.scann_state)
+                indices, scores = searcher.search_batched(embedding, final_num_neighbors=k)
+            else:
+                scores, indices = tf.math.top_k(tf.matmul(embedding, self.embeddings, transpose_b=True), k=k)
         return {"item_ids": tf.gather(self.item_ids, indices), "scores": scores}
 
     def signatures(self) -> dict:

@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import tensorflow as tf
 
@@ -196,7 +197,7 @@ def read_card(name: str, cards_dir: str | os.PathLike = CARDS_DIR) -> dict[str, 
         raise FileNotFoundError(f"{path}: no zoo card; run `python tools/zoo_cards.py`")
     card = yaml.safe_load(path.read_text()) or {}
     if not isinstance(card, dict):
-        raise ValueError(f"{path}: expected a YAML mapping, got {type(card).__name__}")
+        raise ValueError(f"{path}: expected a YAML mapping, got {type(card).__name__}")  # noqa: TRY004
     return card
 
 
@@ -228,17 +229,17 @@ def _table1(iou, category, subtype, texture, color, variety, details, shape, ohs
 
 
 def _classifier(name, description, backbone, shallow, image_size, augmentation="standard",
-                background_p=0.5, paper=None, source=_PAPER) -> ZooEntry:
+                background_p=0.5, paper=None, source=_PAPER, embedding_dim=512, recipe=None) -> ZooEntry:
     return register(ZooEntry(
         name=name,
         kind="classifier",
         description=description,
         builder=build_feature_extractor,
-        config={"backbone": backbone, "shallow_branch": shallow, "embedding_dim": 512, "dropout": 0.3},
+        config={"backbone": backbone, "shallow_branch": shallow, "embedding_dim": embedding_dim, "dropout": 0.3},
         default_image_size=image_size,
         augmentation=augmentation,
         background_p=background_p,
-        recipe=dict(_FINE_TUNE_RECIPE),
+        recipe=dict(recipe or _FINE_TUNE_RECIPE),
         paper=paper or {},
         source=source,
     ))
@@ -279,6 +280,13 @@ _classifier(
     "resnet101", True, 224, background_p=0.0,
     paper={"note": "personalised Recall@K baseline of Fig. 11 (values only in the figure)"},
     source=f"{_PAPER}; Fig. 11 baseline after ref. [7]",
+)
+_classifier(
+    "tiny", "small 3-block CNN + shallow branch with the V1-V5 head, for tests, CI and laptop demos",
+    "tiny", True, 64, paper={"note": "not a paper model"}, source="fashion_tf (tests and demos)",
+    embedding_dim=64,
+    # From scratch (no ImageNet weights), so a larger learning rate than fine-tuning.
+    recipe={**_FINE_TUNE_RECIPE, "learning_rate": 1e-3, "batch_size": 16, "epochs": 10},
 )
 _classifier(
     "vgg16", "VGG16 feature extractor (the paper's ref. [3])", "vgg16", False, 224, background_p=0.0,

@@ -1,10 +1,9 @@
 """Paper eq. 1-3 (fashion_tf.losses): golden values, gradients, serialization."""
 import numpy as np
 import pytest
-
-import fashion_tf  # noqa: F401  (before TensorFlow)
 import tensorflow as tf
 
+import fashion_tf  # noqa: F401  (registers custom objects; conftest imports it before TensorFlow)
 from fashion_tf.losses import (
     WeightedMultiLabelLoss,
     label_weights,

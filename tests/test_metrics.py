@@ -1,10 +1,9 @@
 """Multi-label metrics (fashion_tf.metrics): golden values, accumulation, serialization."""
 import numpy as np
 import pytest
-
-import fashion_tf  # noqa: F401  (before TensorFlow)
 import tensorflow as tf
 
+import fashion_tf  # noqa: F401  (registers custom objects; conftest imports it before TensorFlow)
 from fashion_tf.metrics import (
     MultiLabelF1,
     MultiLabelIoU,

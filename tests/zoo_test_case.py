@@ -5,10 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-
-import fashion_tf  # noqa: F401  (registers custom objects; must precede TensorFlow)
 import tensorflow as tf
 
+import fashion_tf  # noqa: F401  (registers custom objects; conftest imports it before TensorFlow)
 from fashion_tf.losses import WeightedMultiLabelLoss, label_weights
 from fashion_tf.metrics import all_metrics
 from fashion_tf.models import embedding_model

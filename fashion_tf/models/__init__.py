@@ -5,7 +5,11 @@ Importing this package registers every custom layer with Keras (``fashion_tf`` i
 it), so ``tf.keras.models.load_model(path)`` needs no ``custom_objects``.
 """
 from fashion_tf.models.backbones import BACKBONES, CaffePreprocessing, build_backbone
-from fashion_tf.models.extractor import L2Normalize, build_feature_extractor, embedding_model
+from fashion_tf.models.extractor import (
+    L2Normalize,
+    build_feature_extractor,
+    embedding_model,
+)
 from fashion_tf.models.shallow import shallow_branch
 
 __all__ = [

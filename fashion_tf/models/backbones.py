@@ -13,9 +13,9 @@ from scratch rather than fail: the demo and the tests must run offline. With
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import tensorflow as tf
 
@@ -43,6 +43,27 @@ class CaffePreprocessing(tf.keras.layers.Layer):
         return super().get_config()
 
 
+def tiny_cnn(weights=None, include_top=False, input_tensor=None, pooling="avg", widths=(16, 32, 64)):
+    """A small CNN with the application call signature: the ``tiny`` zoo entry's backbone
+    for tests, CI and the laptop demo (not from the paper; no ImageNet weights exist).
+
+    Three blocks of 3x3 stride-2 conv -> BatchNorm -> ReLU, then global average pooling.
+    Input [0, 255] is rescaled to [0, 1] inside.
+    """
+    del include_top, pooling  # always headless and average-pooled, like the callers ask
+    x = tf.keras.layers.Rescaling(1.0 / 255.0, name="tiny_rescale")(input_tensor)
+    for i, width in enumerate(widths):
+        x = tf.keras.layers.Conv2D(width, 3, strides=2, padding="same", use_bias=False, name=f"tiny_conv{i + 1}")(x)
+        x = tf.keras.layers.BatchNormalization(name=f"tiny_bn{i + 1}")(x)
+        x = tf.keras.layers.ReLU(name=f"tiny_relu{i + 1}")(x)
+    x = tf.keras.layers.GlobalAveragePooling2D(name="tiny_gap")(x)
+    inputs = tf.keras.utils.get_source_inputs(input_tensor)
+    model = tf.keras.Model(inputs, x, name="tiny")
+    if weights is not None:
+        model.load_weights(weights)
+    return model
+
+
 @dataclass(frozen=True)
 class BackboneSpec:
     """How to build one backbone: the Keras application, the preprocessing it needs,
@@ -50,7 +71,7 @@ class BackboneSpec:
 
     application: Callable[..., tf.keras.Model]
     caffe_preprocessing: bool  # False: the application rescales its input itself
-    imagenet_file: str
+    imagenet_file: str | None  # None: no ImageNet weights exist for this backbone
     min_image_size: int = 32
 
 
@@ -67,6 +88,7 @@ BACKBONES: dict[str, BackboneSpec] = {
     # EfficientNet in tf.keras starts with Rescaling + Normalization layers of its own.
     "efficientnetb0": BackboneSpec(tf.keras.applications.EfficientNetB0, False, "efficientnetb0_notop.h5"),
     "efficientnetb3": BackboneSpec(tf.keras.applications.EfficientNetB3, False, "efficientnetb3_notop.h5"),
+    "tiny": BackboneSpec(tiny_cnn, False, None, min_image_size=8),
 }
 
 
@@ -86,6 +108,8 @@ def _check_imagenet_available(spec: BackboneSpec) -> None:
     """Offline (``FASHION_TF_OFFLINE=1``), raises OSError unless Keras has the weights
     cached. We still pass "imagenet" to Keras then, not the file: Keras checks the file
     hash and, for EfficientNet, adds the ImageNet std rescaling only for "imagenet"."""
+    if spec.imagenet_file is None:
+        raise OSError("this backbone has no ImageNet weights")
     if os.environ.get(OFFLINE_ENV, "") not in ("", "0"):
         cached = keras_cache_dir() / spec.imagenet_file
         if not cached.is_file():
@@ -99,8 +123,8 @@ def build_backbone(
 
     Args:
         name: one of ``BACKBONES`` ("resnet50", "resnet101", "vgg16", "efficientnetb0",
-            "efficientnetb3").
-        image_size: side of the square input in pixels (at least 32).
+            "efficientnetb3", and "tiny", a small CNN for tests and demos).
+        image_size: side of the square input in pixels (at least 32; 8 for "tiny").
         weights: "imagenet" (falls back to random initialisation with a one-line notice
             when the weights cannot be had), None or "none" (random), or the path of a
             weights file for this backbone (no top) as written by Keras.

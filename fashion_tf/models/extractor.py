@@ -14,8 +14,8 @@ import os
 
 import tensorflow as tf
 
-from fashion_tf.models.backbones import build_backbone
 from fashion_tf.models import shallow as shallow_lib
+from fashion_tf.models.backbones import build_backbone
 
 EMBEDDING_LAYER = "embedding"
 OUTPUT_LAYER = "label_probs"

@@ -10,7 +10,7 @@ saves and loads with the model and needs no custom object.
 """
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import tensorflow as tf
 

@@ -11,9 +11,6 @@ from __future__ import annotations
 
 import shutil
 import signal
-import socket
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -21,32 +18,18 @@ from pathlib import Path
 import grpc
 import numpy as np
 import pytest
+import server_process
 import tensorflow as tf
+from server_process import stop_server, wait_until
+from serving_fixtures import build_fixture_model, png_bytes
 
 from fashion_tf.serving import Client, InvalidArgumentError, NotFoundError, ServingError
 from fashion_tf.serving import client as client_cli
-from serving_fixtures import build_fixture_model, png_bytes
 
 ROOT = Path(__file__).resolve().parent.parent
 MODEL = "fx"
 SCANN_MODEL = "fx_scann"
 MAX_REQUEST_BYTES = 200_000
-STARTUP_SECONDS = 90
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_until(predicate, timeout, what):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 @pytest.fixture(scope="module")
@@ -65,36 +48,10 @@ model_config_list {{
 
 def start_server(repository, *model_args, log_name="server.log"):
     """(process, target) of a server on a free 127.0.0.1 port, once `MODEL` is AVAILABLE."""
-    port = free_port()
-    log_path = repository / log_name
-    with open(log_path, "w") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "fashion_tf.serving.server", "--host", "127.0.0.1", "--port", str(port),
-             *model_args, "--file_system_poll_wait_seconds", "1", "--max_request_bytes", str(MAX_REQUEST_BYTES)],
-            cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-        )
-    target = f"127.0.0.1:{port}"
-
-    def available():
-        assert process.poll() is None, f"server exited: {log_path.read_text()[-2000:]}"
-        try:
-            with Client(target, timeout=1.0, model=MODEL) as probe:
-                return any(s["state"] == "AVAILABLE" for s in probe.status())
-        except ServingError:
-            return False
-
-    try:
-        wait_until(available, STARTUP_SECONDS, f"the server to report {MODEL} AVAILABLE")
-    except BaseException:
-        stop_server(process)
-        raise
-    return process, target
-
-
-def stop_server(process):
-    if process.poll() is None:
-        process.kill()
-        process.wait(timeout=30)
+    return server_process.start_server(
+        MODEL, repository / log_name, *model_args,
+        "--file_system_poll_wait_seconds", "1", "--max_request_bytes", str(MAX_REQUEST_BYTES),
+    )
 
 
 @pytest.fixture(scope="module")
@@ -132,7 +89,10 @@ def test_status_and_metadata(client):
 
 def test_raw_metadata_is_a_packed_signature_def_map(server):
     """What TF Serving returns: metadata["signature_def"] is an Any holding a SignatureDefMap."""
-    from tensorflow_serving.apis import get_model_metadata_pb2, prediction_service_pb2_grpc
+    from tensorflow_serving.apis import (
+        get_model_metadata_pb2,
+        prediction_service_pb2_grpc,
+    )
 
     with grpc.insecure_channel(server[1]) as channel:
         stub = prediction_service_pb2_grpc.PredictionServiceStub(channel)

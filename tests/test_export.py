@@ -1,0 +1,99 @@
+"""Export a run for TF Serving, reload it, serve it, and kill an export half-way (issue 5)."""
+from __future__ import annotations
+
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from fashion_tf import export, recommend
+from fashion_tf.data.catalog import load_catalog
+from fashion_tf.data.decode import load_for_model
+from fashion_tf.runs import load_run
+from fashion_tf.serving import Client
+from server_process import ROOT, start_server, stop_server, wait_until
+
+
+@pytest.fixture(scope="module")
+def exported(tiny_run, tmp_path_factory):
+    out = tmp_path_factory.mktemp("export")
+    paths = export.export_run(tiny_run, out, name="shop")
+    return out, paths
+
+
+@pytest.fixture(scope="module")
+def query_bytes(tiny_shop):
+    catalog = load_catalog(tiny_shop)
+    return [catalog.path(p).read_bytes() for p in catalog.queries["image"].iloc[:3]]
+
+
+def test_layout_assets_and_next_version(exported, tiny_run):
+    out, paths = exported
+    assert [p.relative_to(out).as_posix() for p in paths] == ["shop/1", "shop_scann/1"]
+    for path in paths:
+        assert (path / "saved_model.pb").is_file()
+        assert {"labels.json", "model_card.yaml", "index_manifest.json"} <= {p.name for p in (path / "assets").iterdir()}
+    assert export.next_version(out / "shop") == 2
+    with pytest.raises(FileExistsError, match="immutable"):
+        export.export_run(tiny_run, out, name="shop", version=1, scann=False)
+    assert not [p for p in (out / "shop").iterdir() if p.name.startswith(".tmp")]
+
+
+def test_reloaded_export_matches_the_keras_model(exported, tiny_run, query_bytes):
+    out, paths = exported
+    run = load_run(tiny_run)
+    loaded = tf.saved_model.load(str(paths[0]))
+    served = loaded.signatures["serving_default"](images=tf.constant(query_bytes))
+    images = tf.stack([load_for_model(tf.constant(b), run.image_size) for b in query_bytes])
+    np.testing.assert_allclose(served["embedding"].numpy(), run.embedding_model(images).numpy(), atol=1e-5)
+    np.testing.assert_allclose(served["label_probs"].numpy(), run.model(images).numpy(), atol=1e-5)
+    best = np.argmax(run.model(images).numpy(), axis=1)
+    assert [t[0].decode() for t in served["top_labels"].numpy()] == [run.vocabulary[i] for i in best]
+
+    similar = loaded.signatures["similar"](images=tf.constant(query_bytes[:1]), k=tf.constant(5))
+    expected = recommend.recommend(run, load_catalog(run.catalog_dir).path(
+        load_catalog(run.catalog_dir).queries["image"].iloc[0]), k=5)
+    assert [i.decode() for i in similar["item_ids"].numpy()[0]] == expected["item_ids"]
+    np.testing.assert_allclose(similar["scores"].numpy()[0], expected["scores"], atol=1e-5)
+
+    scann = tf.saved_model.load(str(paths[1])).signatures["similar"](images=tf.constant(query_bytes[:1]),
+                                                                     k=tf.constant(5))
+    assert [i.decode() for i in scann["item_ids"].numpy()[0]] == expected["item_ids"]
+
+
+def test_served_export_equals_in_process_and_survives_a_killed_export(exported, tiny_run, query_bytes, tmp_path):
+    out, paths = exported
+    base = tmp_path / "repo" / "shop"
+    shutil.copytree(out / "shop", base)
+    process, target = start_server("shop", tmp_path / "server.log", "--model_name", "shop",
+                                   "--model_base_path", str(base), "--file_system_poll_wait_seconds", "1")
+    try:
+        loaded = tf.saved_model.load(str(paths[0]))
+        expected = loaded.signatures["similar"](images=tf.constant(query_bytes[:1]), k=tf.constant(4))
+        with Client(target, timeout=30, model="shop") as client:
+            ids, scores = client.similar(query_bytes[0], k=4)
+            assert list(ids) == [i.decode() for i in expected["item_ids"].numpy()[0]]
+            np.testing.assert_allclose(scores, expected["scores"].numpy()[0], atol=1e-5)
+
+            # Kill an export of version 2 while it writes: no version 2 may appear,
+            # and version 1 keeps serving.
+            killed = subprocess.Popen(
+                [sys.executable, "-m", "fashion_tf.export", "--run", str(tiny_run), "--out", str(base.parent),
+                 "--name", "shop", "--no-scann"], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            wait_until(lambda: any(p.name.startswith(".tmp-") for p in base.iterdir()) or killed.poll() is not None,
+                       240, "the export to start writing")
+            assert killed.poll() is None, "export finished before it could be killed"
+            killed.send_signal(signal.SIGKILL)
+            killed.wait(timeout=30)
+            time.sleep(2.5)  # more than two polls of the server
+            assert sorted(p.name for p in base.iterdir() if not p.name.startswith(".")) == ["1"]
+            assert [s["version"] for s in client.status()] == [1]
+            again, _ = client.similar(query_bytes[0], k=4)
+            assert list(again) == list(ids)
+    finally:
+        stop_server(process)

@@ -1,0 +1,108 @@
+"""python -m fashion_tf.train: the run directory it writes, resuming after a kill, errors."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import tensorflow as tf
+
+from fashion_tf import train
+from fashion_tf.runs import RunError, load_run
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_run_directory_holds_everything_to_rebuild(tiny_run, tiny_shop):
+    for name in ("model.keras", "labels.json", "config.json", "history.csv", "metrics.json",
+                 "training_curves.png"):
+        assert (tiny_run / name).is_file(), name
+    config = json.loads((tiny_run / "config.json").read_text())
+    assert config["model"] == "tiny" and config["image_size"] == 48 and config["status"] == "finished"
+    assert config["vocabulary"] == json.loads((tiny_shop / "labels.json").read_text())["vocabulary"]
+    history = pd.read_csv(tiny_run / "history.csv")
+    assert list(history["epoch"]) == [0, 1]
+    metrics = json.loads((tiny_run / "metrics.json").read_text())
+    for part in ("test", "trivial_baseline"):
+        assert set(metrics[part]) >= {"iou", "precision", "recall", "f1"}
+        assert 0.0 <= metrics[part]["iou"] <= 1.0
+    assert metrics["train_images_per_second"] > 0
+
+
+def test_saved_model_loads_without_custom_objects_and_predicts_the_same(tiny_run):
+    run = load_run(tiny_run)
+    images = tf.random.uniform([3, 48, 48, 3], 0, 255, seed=1)
+    reloaded = tf.keras.models.load_model(tiny_run / "model.keras")
+    np.testing.assert_allclose(reloaded(images).numpy(), run.model(images).numpy(), atol=1e-6)
+    embeddings = run.embedding_model(images).numpy()
+    np.testing.assert_allclose(np.linalg.norm(embeddings, axis=1), 1.0, atol=1e-5)
+
+
+def test_load_run_rejects_a_replaced_model_file(tiny_run, tmp_path):
+    copy = tmp_path / "run"
+    copy.mkdir()
+    for name in ("config.json", "labels.json"):
+        (copy / name).write_bytes((tiny_run / name).read_bytes())
+    (copy / "model.keras").write_bytes((tiny_run / "model.keras").read_bytes() + b"x")
+    with pytest.raises(RunError, match="fingerprint"):
+        load_run(copy)
+    with pytest.raises(RunError, match="no model.keras"):
+        load_run(tmp_path)
+
+
+def _train_command(shop, out):
+    return [sys.executable, "-m", "fashion_tf.train", "--model", "tiny", "--data", str(shop), "--epochs", "30",
+            "--patience", "100", "--image-size", "32", "--batch-size", "16", "--weights", "none",
+            "--out", str(out)]
+
+
+def test_rerun_after_kill_resumes_instead_of_starting_over(tiny_shop, tmp_path):
+    """Kill -9 the trainer once an epoch is logged; the same command then resumes."""
+    out = tmp_path / "run"
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    first = subprocess.Popen(_train_command(tiny_shop, out), cwd=ROOT, env=env,
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    history = out / "history.csv"
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and first.poll() is None:
+        if history.exists() and len(history.read_text().strip().splitlines()) >= 2:
+            break
+        time.sleep(0.05)
+    assert first.poll() is None, f"training ended before it could be killed:\n{first.stdout.read()}"
+    first.send_signal(signal.SIGKILL)
+    first.wait(timeout=30)
+    epochs_before = len(pd.read_csv(history))
+    assert 1 <= epochs_before < 30
+    assert not (out / "model.keras").exists()
+
+    second = subprocess.run(_train_command(tiny_shop, out), cwd=ROOT, env=env, capture_output=True,
+                            text=True, timeout=600)
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert "resuming the interrupted run" in second.stdout
+    epochs = list(pd.read_csv(history)["epoch"])
+    assert epochs == list(range(30)), epochs  # every epoch once: none lost, none repeated
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["epochs_run_this_session"] == 30 - epochs_before
+    assert load_run(out).config["status"] == "finished"
+
+
+def test_finished_run_is_not_silently_overwritten(tiny_run):
+    args = train.parse_args(["--model", "tiny", "--data", str(load_run(tiny_run).catalog_dir), "--epochs", "2",
+                             "--image-size", "48", "--batch-size", "16", "--weights", "none",
+                             "--out", str(tiny_run)])
+    with pytest.raises(SystemExit, match="already holds a finished run"):
+        train.train(args)
+
+
+def test_cli_errors_name_the_problem(tmp_path, capsys):
+    assert train.main(["--model", "tiny", "--data", str(tmp_path / "nowhere"), "--out", str(tmp_path / "r")]) == 2
+    assert "nowhere: no such directory" in capsys.readouterr().err
+    assert train.main(["--model", "v9", "--data", str(tmp_path), "--out", str(tmp_path / "r")]) == 2
+    assert "v9" in capsys.readouterr().err

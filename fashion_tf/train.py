@@ -29,6 +29,7 @@ from fashion_tf.data.catalog import Catalog, catalog_fingerprint  # noqa: E402
 from fashion_tf.data.pipeline import PipelineReport, make_dataset, multi_hot  # noqa: E402
 from fashion_tf.distribute import choose_strategy  # noqa: E402
 from fashion_tf.losses import WeightedMultiLabelLoss, label_weights  # noqa: E402
+from fashion_tf.models.backbones import is_pretrained  # noqa: E402
 from fashion_tf.metrics import (  # noqa: E402
     MultiLabelF1,
     MultiLabelIoU,
@@ -85,10 +86,18 @@ def training_settings(args, entry, on_gpu: bool) -> dict:
         "image_size": int(image_size),
         "epochs": int(epochs),
         "batch_size": int(args.batch_size or recipe.get("batch_size", 32)),
-        "learning_rate": float(args.learning_rate or recipe.get("learning_rate", 1e-3)),
+        "learning_rate": args.learning_rate,  # None: decided once we know if weights are pretrained
         "augmentation": entry.augmentation,
         "background_p": float(entry.background_p if args.background_p is None else args.background_p),
     }
+
+
+def learning_rate(entry, pretrained: bool) -> float:
+    """The card's fine-tuning rate for pretrained backbones (paper: ImageNet weights,
+    whole network fine-tuned); ten times that, at most 1e-3, when starting from scratch,
+    which is what happens on machines that cannot fetch the ImageNet weights."""
+    fine_tune = float((entry.recipe or {}).get("learning_rate", 1e-4))
+    return fine_tune if pretrained else max(fine_tune, min(1e-3, 10 * fine_tune))
 
 
 def label_frequencies(catalog: Catalog, vocabulary: list[str]) -> np.ndarray:
@@ -223,6 +232,8 @@ def train(args: argparse.Namespace) -> Path:
     with strategy.scope():
         model = zoo.create_model(args.model, num_labels=len(vocabulary), image_size=settings["image_size"],
                                  weights=None if args.weights == "none" else args.weights)
+        settings["learning_rate"] = settings["learning_rate"] or learning_rate(entry, is_pretrained(model))
+        config["learning_rate"] = settings["learning_rate"]
         model.compile(
             optimizer=tf.keras.optimizers.Adam(settings["learning_rate"]),
             loss=WeightedMultiLabelLoss(label_weights=label_weights(frequencies).tolist()),
@@ -232,7 +243,7 @@ def train(args: argparse.Namespace) -> Path:
     print(
         f"training {args.model} ({model.count_params():,} parameters) on {num_train} images, "
         f"{len(vocabulary)} labels, {settings['image_size']} px, {settings['epochs']} epochs, "
-        f"background p={settings['background_p']}, {strategy_text}"
+        f"lr {settings['learning_rate']:g}, background p={settings['background_p']}, {strategy_text}"
         + (f"; resuming the interrupted run in {run_dir}" if resuming else ""),
         flush=True,
     )

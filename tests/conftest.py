@@ -16,6 +16,12 @@ import fashion_tf  # noqa: F401  (before TensorFlow: Keras 2 as tf.keras)
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
+# Tests never download: "imagenet" weights come from the Keras cache or fall back.
+os.environ["FASHION_TF_OFFLINE"] = "1"
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "slow: full-size zoo save/load round trips (minutes on 2 cores)")
 
 
 @pytest.fixture(scope="session", autouse=True)

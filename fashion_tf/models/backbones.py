@@ -174,11 +174,19 @@ def build_backbone(
             model = make(source)
         except Exception as error:  # noqa: BLE001 - URL/OS/HTTP errors vary by platform
             _notice_scratch(key, error)
+            source = None
             model = make(None)
     else:
         model = make(source)
     model._name = key  # applications name themselves "resnet50", "efficientnetb3", ...
+    # Read by the trainer to pick a fine-tuning or a from-scratch learning rate.
+    model.fashion_tf_pretrained = source is not None
     return model
+
+
+def is_pretrained(model: tf.keras.Model) -> bool:
+    """Whether any backbone inside ``model`` started from ImageNet or file weights."""
+    return any(getattr(layer, "fashion_tf_pretrained", False) for layer in model.submodules)
 
 
 def _notice_scratch(name: str, error: BaseException) -> None:

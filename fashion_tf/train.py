@@ -49,8 +49,9 @@ from fashion_tf.training_data import resolve_catalog  # noqa: E402
 
 # On a laptop CPU with no --data the demo must finish in minutes while still learning:
 # small images and a short schedule. With a GPU, or real data, the zoo card's recipe wins.
-CPU_DEMO_IMAGE_SIZE = 96
-CPU_DEMO_EPOCHS = 12
+CPU_DEMO_IMAGE_SIZE = 64
+CPU_DEMO_EPOCHS = 20
+SCRATCH_LEARNING_RATE = 3e-3
 
 # Keys of config.json that must match for a rerun to resume rather than start over.
 RESUME_KEYS = ("model", "image_size", "batch_size", "seed", "data_fingerprint", "background_p")
@@ -94,10 +95,13 @@ def training_settings(args, entry, on_gpu: bool) -> dict:
 
 def learning_rate(entry, pretrained: bool) -> float:
     """The card's fine-tuning rate for pretrained backbones (paper: ImageNet weights,
-    whole network fine-tuned); ten times that, at most 1e-3, when starting from scratch,
-    which is what happens on machines that cannot fetch the ImageNet weights."""
-    fine_tune = float((entry.recipe or {}).get("learning_rate", 1e-4))
-    return fine_tune if pretrained else max(fine_tune, min(1e-3, 10 * fine_tune))
+    whole network fine-tuned), else its from-scratch rate, which is what machines that
+    cannot fetch the ImageNet weights get (V5 from scratch at 64 px: val IoU 0.31 after
+    6 epochs at 3e-3 against 0.25 at 1e-3)."""
+    recipe = entry.recipe or {}
+    if pretrained:
+        return float(recipe.get("learning_rate", 1e-4))
+    return float(recipe.get("scratch_learning_rate", SCRATCH_LEARNING_RATE))
 
 
 def label_frequencies(catalog: Catalog, vocabulary: list[str]) -> np.ndarray:

@@ -286,7 +286,7 @@ _classifier(
     "tiny", True, 64, paper={"note": "not a paper model"}, source="fashion_tf (tests and demos)",
     embedding_dim=64,
     # From scratch (no ImageNet weights), so a larger learning rate than fine-tuning.
-    recipe={**_FINE_TUNE_RECIPE, "learning_rate": 1e-3, "batch_size": 16, "epochs": 10},
+    recipe={**_FINE_TUNE_RECIPE, "learning_rate": 1e-3, "scratch_learning_rate": 1e-3, "batch_size": 16, "epochs": 10},
 )
 _classifier(
     "vgg16", "VGG16 feature extractor (the paper's ref. [3])", "vgg16", False, 224, background_p=0.0,

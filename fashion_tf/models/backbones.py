@@ -179,6 +179,8 @@ def build_backbone(
     else:
         model = make(source)
     model._name = key  # applications name themselves "resnet50", "efficientnetb3", ...
+    if source is None:
+        _speed_up_batchnorm_statistics(model)
     # Read by the trainer to pick a fine-tuning or a from-scratch learning rate.
     model.fashion_tf_pretrained = source is not None
     return model
@@ -187,6 +189,20 @@ def build_backbone(
 def is_pretrained(model: tf.keras.Model) -> bool:
     """Whether any backbone inside ``model`` started from ImageNet or file weights."""
     return any(getattr(layer, "fashion_tf_pretrained", False) for layer in model.submodules)
+
+
+# Keras applications use BatchNormalization momentum 0.99, tuned for ImageNet-length
+# training. From scratch on a small catalog (a few hundred steps) the moving statistics
+# then still sit near their initial values when training ends, so inference-mode
+# features collapse to nearly the same vector for every image (measured on V5 at 64 px
+# after 3 epochs: feature spread 0.006 in inference vs 0.40 in training mode).
+SCRATCH_BATCHNORM_MOMENTUM = 0.9
+
+
+def _speed_up_batchnorm_statistics(model: tf.keras.Model) -> None:
+    for layer in model.submodules:
+        if isinstance(layer, tf.keras.layers.BatchNormalization):
+            layer.momentum = SCRATCH_BATCHNORM_MOMENTUM
 
 
 def _notice_scratch(name: str, error: BaseException) -> None:

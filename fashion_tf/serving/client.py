@@ -241,6 +241,18 @@ class Client:
         scores = outputs["scores"]
         return (ids[0], scores[0]) if single else (ids, scores)
 
+    def personalize(self, cart, k: int = 10, model=None, version=None):
+        """Items for a user's rating-weighted cart (paper eq. 3/4; DESIGN.md 6, 8)."""
+        raise NotImplementedError(
+            "personalize: the personalizer and its `personalize` signature are not built yet "
+            "(README, 'Not implemented yet')")
+
+    def complete_the_look(self, image, k: int = 10, model=None, version=None):
+        """Complementary items from the triplet style embedding (seed 002; DESIGN.md 6, 8)."""
+        raise NotImplementedError(
+            "complete_the_look: the ctl_triplet style model and its signature are not built yet "
+            "(README, 'Not implemented yet')")
+
     # -- model management ----------------------------------------------------------
     def status(self, model: str | None = None, version: int | None = None) -> list[dict]:
         """GetModelStatus: [{"version", "state", "error_code", "error_message"}], newest first."""

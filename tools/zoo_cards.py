@@ -4,10 +4,12 @@ The registry (fashion_tf/zoo.py) holds the architecture, recipe and paper number
 tool renders them, keeping each existing card's ``measured:`` section.
 
     python tools/zoo_cards.py [--out zoo] [--check]
+    python tools/zoo_cards.py --record runs/demo_v5 --as demo_cpu   # measured numbers of a run
 """
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -19,8 +21,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=zoo.CARDS_DIR, help="cards folder (default: zoo/)")
     parser.add_argument("--check", action="store_true", help="only report cards that are stale; exit 1 if any")
+    parser.add_argument("--record", type=Path, default=None, help="a run directory whose numbers to record")
+    parser.add_argument("--as", dest="label", default=None, help="name of the measurement (default: run dir name)")
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
+    if args.record:
+        return record(args.record, args.label or args.record.name, args.out)
     stale = []
     for name in zoo.list_models():
         path = args.out / f"{name}.yaml"
@@ -34,6 +40,38 @@ def main(argv: list[str] | None = None) -> int:
     verb = "stale" if args.check else "written"
     print(f"zoo cards: {len(zoo.list_models())} models, {len(stale)} {verb} in {args.out}: {', '.join(stale) or '-'}")
     return 1 if (args.check and stale) else 0
+
+
+def record(run_dir: Path, label: str, cards_dir: Path) -> int:
+    """Put a run's test metrics, throughput and (if evaluated) retrieval numbers into
+    its zoo card's ``measured:`` section under ``label``."""
+    from fashion_tf.runs import load_run
+
+    run = load_run(run_dir)
+    metrics, config = run.metrics, run.config
+    entry = {
+        "data": Path(config["data"]).name,
+        "image_size": config["image_size"],
+        "epochs": config["epochs"],
+        "weights": config["weights"],
+        "test": {k: round(v, 4) for k, v in metrics["test"].items() if k in ("iou", "precision", "recall", "f1")},
+        "trivial_baseline_iou": round(metrics["trivial_baseline"]["iou"], 4),
+        "train_images_per_second": round(metrics.get("train_images_per_second") or 0, 1),
+    }
+    evaluation = run_dir / "evaluation.json"
+    if evaluation.exists():
+        result = json.loads(evaluation.read_text())
+        entry["in_shop_precision@10"] = {k.split("_precision")[0]: round(v, 4) for k, v in result["in_shop"].items()
+                                         if k.endswith("_precision@10")}
+        if result.get("street_to_shop"):
+            entry["street_recall"] = {k: round(v, 4) for k, v in result["street_to_shop"].items()
+                                      if k.startswith("recall@")}
+    name = config["model"]
+    measured = (zoo.read_card(name, cards_dir).get("measured") or {}) if (cards_dir / f"{name}.yaml").exists() else {}
+    measured[label] = entry
+    (cards_dir / f"{name}.yaml").write_text(zoo.card_text(name, measured))
+    print(f"recorded {label} for {name} in {cards_dir / (name + '.yaml')}: test IoU {entry['test']['iou']}")
+    return 0
 
 
 if __name__ == "__main__":

@@ -5,7 +5,9 @@ with the same cached masks and background photographs:
 
 1. ``tf.data``: :func:`fashion_tf.data.pipeline.make_dataset` with training=True,
    standard augmentation and background augmentation (p=0.5): read, decode,
-   resize/pad, flip/rotate/shear/aspect/shift, paste on a background, HSL jitter.
+   resize/pad, flip/rotate/shear/aspect/shift, paste on a background, HSL jitter;
+   steady state (one iterator over several epochs), and, for reference, with a new
+   iterator per epoch (each start costs ~0.1 s, a lot next to a 512-image epoch).
 2. ``loop``: a single-threaded per-image Python/OpenCV loop doing the same work
    (cv2.imread with the same reduced-scale JPEG decoding as the tf.data side,
    INTER_AREA resize + white pad, one warpAffine each for image and mask,
@@ -14,7 +16,11 @@ with the same cached masks and background photographs:
    on random data (steps after warm-up), i.e. what the pipeline has to keep up with.
 
 Writes ``benchmarks/results/pipeline.json`` with ``ratio_vs_loop`` (tf.data / loop) and
-``ratio_vs_training`` (tf.data / training) plus the raw images/s.
+``ratio_vs_training`` (tf.data / training) plus the raw images/s. tf.data and the loop
+are timed in alternating rounds (medians), and the 1-minute load average before and
+after is recorded: on a shared 2-core machine another job's load changes the ratio
+(tf.data needs both cores, the loop one), while the CPU ms per image of each side,
+also recorded, does not depend much on it.
 
     python benchmarks/pipeline.py [--image-size 128] [--items 512] [--batch-size 64]
 """
@@ -25,6 +31,7 @@ import json
 import math
 import os
 import platform
+import statistics
 import time
 from pathlib import Path
 
@@ -94,19 +101,28 @@ def benchmark_catalog(items: int) -> tuple[Path, str]:
 
 # ---------------------------------------------------------------- 1. tf.data
 
-def time_tf_data(catalog: Path, size: int, batch: int, backgrounds: list[str], p: float, epochs: int) -> float:
+def tf_data_timer(catalog: Path, size: int, batch: int, backgrounds: list[str], p: float, epochs: int):
+    """Builds the training dataset once and returns ``time() -> (images/s, CPU ms/image)``."""
     from fashion_tf.data.catalog import load_catalog
 
     cat = load_catalog(catalog)
     ds = make_dataset(cat, None, size, batch, cat.vocabulary, training=True, augmentation="standard",
                       background_p=p, background_files=backgrounds)
-    for _ in ds.take(3):  # warm-up: tracing, thread pools, file cache
+    for _ in ds.take(3):  # warm-up: tracing, XLA compilation, thread pools, file cache
         pass
-    start, count = time.perf_counter(), 0
-    for _ in range(epochs):
-        for images, _ in ds:
-            count += int(images.shape[0])
-    return count / (time.perf_counter() - start)
+
+    def time_once(new_iterator_per_epoch: bool = False) -> tuple[float, float]:
+        """Steady state: one iterator over ``epochs`` epochs, as a long training epoch
+        sees it. With ``new_iterator_per_epoch`` (what Keras does for each epoch) each
+        epoch also pays the iterator's start-up (~0.1 s: function instantiation, thread
+        pools, first batch latency), which is large only next to a tiny catalog."""
+        start, cpu, count = time.perf_counter(), time.process_time(), 0
+        for run in [ds] * epochs if new_iterator_per_epoch else [ds.repeat(epochs)]:
+            for images, _ in run:
+                count += int(images.shape[0])
+        return count / (time.perf_counter() - start), 1e3 * (time.process_time() - cpu) / count
+
+    return time_once
 
 
 # ---------------------------------------------------------------- 2. OpenCV loop
@@ -191,16 +207,21 @@ class OpenCVAugmenter:
         return cv2.cvtColor(image, cv2.COLOR_BGR2RGB).astype(np.float32)
 
 
-def time_loop(catalog: Path, size: int, backgrounds: list[str], p: float, limit: int) -> float:
+def loop_timer(catalog: Path, size: int, backgrounds: list[str], p: float, limit: int):
+    """Returns ``time() -> (images/s, CPU ms/image)`` of one pass of the OpenCV loop over the catalog."""
     items = pd.read_parquet(catalog / schema.ITEMS_FILE).head(limit)
     pairs = [(str(catalog / i), str(catalog / m)) for i, m in zip(items["image"], items["mask"])]
     augmenter = OpenCVAugmenter(backgrounds, size, p)
     for pair in pairs[:16]:  # warm-up
         augmenter(*pair)
-    start = time.perf_counter()
-    for pair in pairs:
-        augmenter(*pair)
-    return len(pairs) / (time.perf_counter() - start)
+
+    def time_once() -> tuple[float, float]:
+        start, cpu = time.perf_counter(), time.process_time()
+        for pair in pairs:
+            augmenter(*pair)
+        return len(pairs) / (time.perf_counter() - start), 1e3 * (time.process_time() - cpu) / len(pairs)
+
+    return time_once
 
 
 # ---------------------------------------------------------------- 3. training
@@ -226,7 +247,8 @@ def main(argv=None) -> dict:
     parser.add_argument("--items", type=int, default=512)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--background-p", type=float, default=0.5)
-    parser.add_argument("--epochs", type=int, default=2, help="tf.data epochs timed")
+    parser.add_argument("--epochs", type=int, default=3, help="tf.data epochs timed per round")
+    parser.add_argument("--rounds", type=int, default=7, help="alternating tf.data / loop rounds (medians reported)")
     parser.add_argument("--train-batch", type=int, default=32)
     parser.add_argument("--train-steps", type=int, default=5)
     parser.add_argument("--loop-threads", type=int, default=1, help="cv2.setNumThreads for the loop (1: single-threaded)")
@@ -240,11 +262,28 @@ def main(argv=None) -> dict:
     size = args.image_size
     print(f"catalog: {catalog} ({source}); {len(backgrounds)} background photos; {size} px; {os.cpu_count()} CPUs")
 
-    tf_rate = time_tf_data(catalog, size, args.batch_size, backgrounds, args.background_p, args.epochs)
-    print(f"tf.data pipeline:       {tf_rate:8.1f} images/s")
+    # Other jobs may share the 2 cores: both sides are timed in alternating rounds and
+    # the medians compared, with the load average and each side's CPU time per image
+    # (a load-independent measure of the work each does) recorded next to them.
+    load_before = os.getloadavg()
+    time_tf = tf_data_timer(catalog, size, args.batch_size, backgrounds, args.background_p, args.epochs)
     cv2.setNumThreads(args.loop_threads)
-    loop_rate = time_loop(catalog, size, backgrounds, args.background_p, args.items)
-    print(f"OpenCV loop ({args.loop_threads} thread): {loop_rate:8.1f} images/s")
+    time_cv = loop_timer(catalog, size, backgrounds, args.background_p, args.items)
+    tf_runs, loop_runs, tf_epoch_runs = [], [], []
+    for round_ in range(args.rounds):
+        tf_runs.append(time_tf())
+        loop_runs.append(time_cv())
+        tf_epoch_runs.append(time_tf(new_iterator_per_epoch=True))
+        print(f"round {round_ + 1}/{args.rounds}: tf.data {tf_runs[-1][0]:7.1f} images/s ({tf_runs[-1][1]:.3f} ms CPU/image), "
+              f"OpenCV loop {loop_runs[-1][0]:7.1f} images/s ({loop_runs[-1][1]:.3f} ms CPU/image), "
+              f"tf.data with a new iterator per epoch {tf_epoch_runs[-1][0]:7.1f} images/s", flush=True)
+    load_after = os.getloadavg()
+    tf_rate, tf_cpu = (statistics.median(r[i] for r in tf_runs) for i in (0, 1))
+    loop_rate, loop_cpu = (statistics.median(r[i] for r in loop_runs) for i in (0, 1))
+    tf_epoch_rate = statistics.median(r[0] for r in tf_epoch_runs)
+    print(f"tf.data pipeline:       {tf_rate:8.1f} images/s (median of {args.rounds}; "
+          f"{tf_epoch_rate:.1f} with a new iterator per {args.items}-image epoch)")
+    print(f"OpenCV loop ({args.loop_threads} thread): {loop_rate:8.1f} images/s (median of {args.rounds})")
     labels = len(json.loads((catalog / schema.LABELS_FILE).read_text())["vocabulary"])
     train_rate = time_training(size, args.train_batch, max(labels, 1), args.train_steps)
     print(f"EfficientNetB3 training: {train_rate:8.1f} images/s")
@@ -252,7 +291,13 @@ def main(argv=None) -> dict:
     result = {
         "image_size": size, "catalog": source, "items": args.items, "batch_size": args.batch_size,
         "background_p": args.background_p, "cpus": os.cpu_count(), "machine": platform.processor() or platform.machine(),
+        "rounds": args.rounds, "load_average_1min": [round(load_before[0], 2), round(load_after[0], 2)],
         "tf_data_images_per_s": round(tf_rate, 1), "opencv_loop_images_per_s": round(loop_rate, 1),
+        "tf_data_cpu_ms_per_image": round(tf_cpu, 3), "opencv_loop_cpu_ms_per_image": round(loop_cpu, 3),
+        "tf_data_images_per_s_runs": [round(r[0], 1) for r in tf_runs],
+        "tf_data_new_iterator_per_epoch_images_per_s": round(tf_epoch_rate, 1),
+        "ratio_vs_loop_new_iterator_per_epoch": round(tf_epoch_rate / loop_rate, 2),
+        "opencv_loop_images_per_s_runs": [round(r[0], 1) for r in loop_runs],
         "efficientnetb3_train_images_per_s": round(train_rate, 1),
         "ratio_vs_loop": round(tf_rate / loop_rate, 2), "ratio_vs_training": round(tf_rate / train_rate, 2),
     }

@@ -129,15 +129,16 @@ def test_seed_003_ranges_are_the_standard_defaults():
         get_ranges("wild")
 
 
+@pytest.mark.parametrize("jit_compile", [True, False])
 @pytest.mark.parametrize("interpolation", ["nearest", "bilinear"])
-def test_fused_augment_batch_pastes_item_and_p0_is_identity(interpolation):
-    """augment_batch (the pipeline's one-warp version) with no standard augmentation."""
+def test_fused_augment_batch_pastes_item_and_p0_is_identity(interpolation, jit_compile):
+    """augment_batch (the pipeline's one-pass version) with no standard augmentation, with and without XLA."""
     from fashion_tf.data.train_augment import augment_batch
 
     image, mask = item_on_white()
     images, masks = tf.constant(image[None]), tf.constant(mask[None])
     out = augment_batch(images, masks, tf.constant([1, 2]), strength=None, backgrounds=dark_backgrounds(),
-                        p=1.0, scale_range=(1, 1), interpolation=interpolation).numpy()[0]
+                        p=1.0, scale_range=(1, 1), interpolation=interpolation, jit_compile=jit_compile).numpy()[0]
     red = np.abs(out - ITEM).max(axis=-1) < 1
     rows, cols = np.nonzero(red)
     assert rows.max() - rows.min() + 1 >= 62 and 28 <= cols.max() - cols.min() + 1 <= 32  # 64 x 32 item

@@ -191,3 +191,71 @@ def test_unknown_augmentation_raises(tmp_path):
     root = build_catalog(tmp_path / "shop")
     with pytest.raises(ValueError, match="augmentation 'wild' unknown"):
         make_dataset(root, "train", 16, 4, VOCABULARY, training=True, augmentation="wild")
+
+
+def model_size_jpegs(root: Path, size: int, names: list[str]) -> None:
+    """Rewrites the given items as JPEGs (and masks) of exactly size x size: the fast path."""
+    items = pd.read_parquet(root / "items.parquet")
+    for name in names:
+        image = np.full((size, size, 3), 255, np.uint8)
+        mask = np.zeros((size, size), np.uint8)
+        cv2.rectangle(image, (4, 3), (size - 5, size - 4), (30, 30, 200), thickness=cv2.FILLED)
+        cv2.rectangle(mask, (4, 3), (size - 5, size - 4), 255, thickness=cv2.FILLED)
+        cv2.imwrite(str(root / f"images/{name}_sq.jpg"), image)
+        cv2.imwrite(str(root / f"masks/{name}_sq.png"), mask)
+        row = items["item_id"] == name
+        items.loc[row, "image"] = f"images/{name}_sq.jpg"
+        items.loc[row, "mask"] = f"masks/{name}_sq.png"
+    items.to_parquet(root / "items.parquet")
+
+
+def test_model_size_reader_gives_the_general_readers_pixels(tmp_path):
+    import tensorflow as tf
+
+    from fashion_tf.data.pipeline import _read_at_model_size, _read_image_and_mask
+
+    root = build_catalog(tmp_path / "shop", n=2)
+    model_size_jpegs(root, 24, ["0"])
+    path, mask = tf.constant(str(root / "images/0_sq.jpg")), tf.constant(str(root / "masks/0_sq.png"))
+    fast_image, fast_mask = _read_at_model_size(path, mask, 24, True)
+    image, mask_general = _read_image_and_mask(path, mask, 24, True, True)
+    assert fast_image.dtype == tf.uint8 and fast_image.shape == (24, 24, 3)
+    np.testing.assert_array_equal(fast_image.numpy(), image.numpy())
+    np.testing.assert_array_equal(fast_mask.numpy(), mask_general.numpy())
+
+
+def test_mixed_fast_and_general_files_give_every_item_once_per_epoch(tmp_path):
+    """Model-size JPEGs (branch-free reader) and other files (general reader) are merged."""
+    root = build_catalog(tmp_path / "shop", n=8)
+    model_size_jpegs(root, 24, ["0", "1", "2"])  # 3-5 stay 40 x 30 PNGs: general reader
+    expected = ["0", "1", "2", "3", "4", "5"]
+    for seed in (None, 4):
+        ds = make_dataset(root, "train", 24, 4, VOCABULARY, training=True, background_p=1.0,
+                          background_files=background_files(tmp_path), with_ids=True, seed=seed)
+        epochs = [[i.decode() for b in ds for i in b[2].numpy()] for _ in range(2)]
+        assert [sorted(ids) for ids in epochs] == [expected, expected]
+        if seed is not None:  # (unseeded: equal orders have a 1/720 chance)
+            assert epochs[0] != epochs[1]  # reshuffled
+    # The check cache now records the decoded size and JPEG-ness used to route files.
+    cache = json.loads((root / CHECK_CACHE_FILE).read_text())
+    from fashion_tf.data.pipeline import _is_at_model_size
+
+    assert cache[str(root / "images/0_sq.jpg")][2:] == [None, 24, 24, True]
+    assert _is_at_model_size(cache[str(root / "images/0_sq.jpg")][2:], 24, jpeg=True)
+    assert not _is_at_model_size(cache[str(root / "images/3.png")][2:], 24, jpeg=True)
+    assert _is_at_model_size(cache[str(root / "masks/0_sq.png")][2:], 24)
+
+
+def test_unreadable_mask_means_no_paste_not_a_lost_item(tmp_path):
+    root = build_catalog(tmp_path / "shop", n=8)
+    (root / "masks/0.png").write_bytes(b"not a png")
+    report = PipelineReport()
+    ds = make_dataset(root, "train", 24, 8, VOCABULARY, training=True, augmentation="none", background_p=1.0,
+                      background_files=background_files(tmp_path), with_ids=True, seed=0, report=report)
+    images, _, ids = next(iter(ds))
+    ids = [i.decode() for i in ids.numpy()]
+    assert sorted(ids) == ["0", "1", "2", "3", "4", "5"]
+    corners = images.numpy()[:, 0, 0]
+    assert corners[ids.index("0")].min() > 250  # no mask: left on its white background
+    assert max(corners[i].max() for i in range(len(ids)) if ids[i] != "0") < 100  # the others pasted
+    assert any("unreadable mask" in note for note in report.notes)

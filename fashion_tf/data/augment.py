@@ -140,10 +140,13 @@ _RGB_TO_YIQ = tf.constant(
 _YIQ_TO_RGB = tf.linalg.inv(_RGB_TO_YIQ)
 
 
-def color_jitter(images: tf.Tensor, seed: tf.Tensor, ranges: AugmentationRanges) -> tf.Tensor:
-    """HSL jitter: hue rotation, saturation scaling, lightness offset; ``[B, H, W, 3]`` 0-255."""
+def color_matrices(seed: tf.Tensor, batch, ranges: AugmentationRanges) -> tuple[tf.Tensor, tf.Tensor]:
+    """Draws the HSL jitter of ``batch`` images: ``[B, 3, 3]`` RGB matrices, ``[B]`` offsets.
+
+    Hue rotation and chroma scaling in YIQ space (one exact 3x3 matrix per image), plus a
+    lightness offset in 0-255 units; applied as ``pixel @ matrix^T + offset``.
+    """
     seeds = tf.random.experimental.stateless_split(seed, 3)
-    batch = tf.shape(images)[0]
     hue = _uniform(seeds[0], [batch], -1.0, 1.0) * ranges.hue_deg * math.pi / 180.0
     chroma = 1.0 + _uniform(seeds[1], [batch], -ranges.saturation, ranges.saturation)
     offset = _uniform(seeds[2], [batch], -ranges.lightness, ranges.lightness) * 255.0
@@ -151,6 +154,12 @@ def color_jitter(images: tf.Tensor, seed: tf.Tensor, ranges: AugmentationRanges)
     one, zero = tf.ones([batch]), tf.zeros([batch])
     rotation = tf.reshape(tf.stack([one, zero, zero, zero, cos, -sin, zero, sin, cos], axis=1), [-1, 3, 3])
     matrix = tf.matmul(tf.matmul(_YIQ_TO_RGB[None], rotation), _RGB_TO_YIQ[None])  # [B, 3, 3]
+    return matrix, offset
+
+
+def color_jitter(images: tf.Tensor, seed: tf.Tensor, ranges: AugmentationRanges) -> tf.Tensor:
+    """HSL jitter: hue rotation, saturation scaling, lightness offset; ``[B, H, W, 3]`` 0-255."""
+    matrix, offset = color_matrices(seed, tf.shape(images)[0], ranges)
     # pixels are row vectors: out = pixel @ matrix^T
     out = tf.einsum("bhwc,bdc->bhwd", images, matrix) + offset[:, None, None, None]
     return tf.clip_by_value(out, 0.0, 255.0)

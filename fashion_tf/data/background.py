@@ -64,9 +64,12 @@ def load_backgrounds(files: Sequence[str], size: int = 256, blur_sigma: float = 
     return np.stack(pool).astype(np.uint8)
 
 
-def _mask_boxes(masks: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor]:
-    """Bounding boxes of ``[B, H, W, 1]`` masks: (y0, x0, y1, x1) exclusive ends, has_fg."""
-    foreground = masks[..., 0] > 0.5
+def _mask_boxes(masks: tf.Tensor, threshold: float = 0.5) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor]:
+    """Bounding boxes of ``[B, H, W, 1]`` masks: (y0, x0, y1, x1) exclusive ends, has_fg.
+
+    ``threshold``: foreground is ``mask > threshold`` (0.5 for 0-1 masks, 127 for uint8).
+    """
+    foreground = masks[..., 0] > tf.constant(threshold, masks.dtype)
     rows = tf.reduce_any(foreground, axis=2)  # [B, H]
     cols = tf.reduce_any(foreground, axis=1)  # [B, W]
     height = tf.shape(rows)[1]

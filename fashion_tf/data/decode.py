@@ -38,11 +38,12 @@ def decode_for_size(encoded: tf.Tensor, size: int) -> tf.Tensor:
 
     def jpeg() -> tf.Tensor:
         shape = tf.io.extract_jpeg_shape(encoded)
-        longer = tf.cast(tf.maximum(shape[0], shape[1]), tf.float32)
-        # ratio r in {1, 2, 4, 8} with ceil(longer / r) >= size.
-        steps = tf.cast(tf.floor(tf.math.log(tf.maximum(longer / float(size), 1.0)) / tf.math.log(2.0)), tf.int32)
+        longer = tf.maximum(shape[0], shape[1])
+        # ratio r = 2**steps in {1, 2, 4, 8}: the largest with longer / r >= size
+        # (counted with three comparisons; a few ops fewer than a log2 per image).
+        steps = tf.add_n([tf.cast(longer >= r * size, tf.int32) for r in (2, 4, 8)])
         branches = [lambda r=r: tf.io.decode_jpeg(encoded, channels=3, ratio=r) for r in (1, 2, 4, 8)]
-        return tf.switch_case(tf.clip_by_value(steps, 0, 3), branches)
+        return tf.switch_case(steps, branches)
 
     is_jpeg = tf.equal(tf.strings.substr(encoded, 0, 3), b"\xff\xd8\xff")
     image = tf.cond(is_jpeg, jpeg, lambda: decode_image(encoded))
@@ -130,6 +131,42 @@ def resize_and_pad(image: tf.Tensor, size: int, pad_value: float = WHITE) -> tf.
 def load_for_model(encoded: tf.Tensor, size: int) -> tf.Tensor:
     """Decode + :func:`resize_and_pad`: encoded bytes -> ``float32 [size, size, 3]`` 0-255."""
     return resize_and_pad(decode_for_size(encoded, size), size)
+
+
+def fit_uint8(image: tf.Tensor, size: int, pad_value: float = WHITE) -> tf.Tensor:
+    """:func:`resize_and_pad` for the training pipeline: ``uint8`` in, ``uint8 [size, size, C]`` out.
+
+    An image that is already ``size x size`` passes through untouched (resizing it to
+    its own size would be an identity, but still a float round trip over every pixel);
+    otherwise it is resized and padded, then rounded back to uint8, the same pixels
+    :func:`load_for_model` gives up to that rounding.
+    """
+    shape = tf.shape(image)
+    channels = image.shape[-1]
+    fitted = tf.cond(
+        (shape[0] == size) & (shape[1] == size),
+        lambda: image,
+        lambda: tf.cast(tf.round(resize_and_pad(image, size, pad_value)), tf.uint8),
+    )
+    fitted.set_shape([size, size, channels])
+    return fitted
+
+
+def load_uint8_for_model(encoded: tf.Tensor, size: int) -> tf.Tensor:
+    """Encoded bytes -> ``uint8 [size, size, 3]``: :func:`load_for_model` kept in uint8."""
+    return fit_uint8(decode_for_size(encoded, size), size)
+
+
+def decode_mask_uint8(encoded: tf.Tensor, size: int) -> tf.Tensor:
+    """:func:`decode_mask` kept in ``uint8 [size, size, 1]`` 0-255 (training pipeline)."""
+
+    def read() -> tf.Tensor:
+        mask = tf.io.decode_image(encoded, channels=1, expand_animations=False)
+        return fit_uint8(mask, size, pad_value=0.0)
+
+    mask = tf.cond(tf.strings.length(encoded) > 0, read, lambda: tf.zeros([size, size, 1], tf.uint8))
+    mask.set_shape([size, size, 1])
+    return mask
 
 
 def decode_mask(encoded: tf.Tensor, size: int) -> tf.Tensor:

@@ -4,10 +4,19 @@ list -> shuffle (training) -> parallel read + decode + resize/pad (AUTOTUNE) -> 
 (training) standard geometric augmentation + background paste (one composed warp) ->
 colour jitter -> prefetch.
 
-Augmentation runs on whole batches, after ``.batch()``
-(:func:`fashion_tf.data.train_augment.augment_batch`): one projective-warp kernel,
-one crop-and-resize and one colour matrix per batch are far cheaper than many tiny
-per-image ops.
+Augmentation runs on whole batches, after ``.batch()``, as one XLA-compiled function
+(:func:`fashion_tf.data.train_augment.augment_batch`): a handful of fused loops per
+batch are far cheaper than many tiny per-image ops.
+
+Per-image cost on a 2-core CPU is dominated by fixed per-op overhead, not pixels (a
+128 px JPEG decodes in ~0.1 ms; every ``tf.cond`` inside a tf.data function costs tens
+of microseconds). So in training the uint8 loader stays branch-free where it can:
+files the pre-check (below) found to be JPEGs already at model size, with masks at
+model size, are read by :func:`_read_at_model_size`; all others by the general decoder
+(format sniffing, reduced-scale JPEG decoding, aspect-preserving resize and pad). The
+two shuffled streams are merged by a shuffled choice sequence, i.e. one uniformly
+random order. Evaluation always uses the general float decoder, the same pixels as
+the serving graph (``decode.load_for_model``).
 
 Order of the augmentations, and why: the geometric part of the standard augmentation
 (flip, rotation, shear, aspect, shift) warps image and mask together first; then the
@@ -17,10 +26,12 @@ white triangles in its corners, a give-away no street photograph has; jittering 
 after the paste changes item and scene together, like a camera's white balance does.
 
 Unreadable files: a TensorFlow decode error inside a tf.data graph cannot be caught per
-element, so :func:`check_images` decodes every file once beforehand with the very same
+element, so :func:`check_files` decodes every file once beforehand with the very same
 decoder (:func:`fashion_tf.data.decode.decode_image`) in a thread pool and drops the
-bad ones, counting them in a :class:`PipelineReport`. Verdicts are cached in the
-catalog directory (``.image_check.json``, keyed by path, size and mtime), so later runs
+bad ones, counting them in a :class:`PipelineReport`; it also records each file's
+decoded size and whether it is a JPEG (for the fast path above). Masks are checked the
+same way; an unreadable mask means "no mask" (the item is kept, never pasted). Verdicts
+are cached in the catalog directory (``.image_check.json``, keyed by path, size and mtime), so later runs
 only decode new or changed files. ``Dataset.ignore_errors`` stays on as a last safety
 net for files that change after the check.
 """
@@ -42,8 +53,14 @@ import tensorflow as tf
 
 from fashion_tf.data import schema
 from fashion_tf.data.background import load_backgrounds
-from fashion_tf.data.decode import decode_image, decode_mask, load_for_model
-from fashion_tf.data.train_augment import augment_batch
+from fashion_tf.data.decode import (
+    decode_image,
+    decode_mask,
+    decode_mask_uint8,
+    load_for_model,
+    load_uint8_for_model,
+)
+from fashion_tf.data.train_augment import augment_batch, pack_backgrounds
 
 logger = logging.getLogger(__name__)
 
@@ -93,23 +110,27 @@ def _decoder_message(message: str) -> str:
     return re.sub(r"\{\{[^}]*\}\}", "", lines[0] if lines else "decode failed").strip()[:200]
 
 
-def _check_one(path: str) -> str | None:
-    """None when ``path`` decodes with the pipeline's decoder, else a short reason."""
+JPEG_MAGIC = b"\xff\xd8\xff"
+
+
+def _check_one(path: str) -> list:
+    """``[reason, height, width, is_jpeg]``; reason None when ``path`` decodes with the
+    pipeline's decoder (then the decoded size and whether the bytes are a JPEG)."""
     try:
         data = Path(path).read_bytes()
     except OSError as error:
-        return f"unreadable: {error.strerror or error}"
+        return [f"unreadable: {error.strerror or error}", 0, 0, False]
     if not data:
-        return "empty file"
+        return ["empty file", 0, 0, False]
     try:
-        _decoded_shape(tf.constant(data))
+        height, width, _ = (int(v) for v in _decoded_shape(tf.constant(data)).numpy())
     except tf.errors.InvalidArgumentError as error:
-        return "not a decodable image: " + _decoder_message(error.message)
-    return None
+        return ["not a decodable image: " + _decoder_message(error.message), 0, 0, False]
+    return [None, height, width, data.startswith(JPEG_MAGIC)]
 
 
-def check_images(paths: Sequence[str], cache_file: str | os.PathLike | None = None, workers: int | None = None) -> dict[str, str]:
-    """Decodes every file once; returns ``{path: reason}`` for those that fail.
+def check_files(paths: Sequence[str], cache_file: str | os.PathLike | None = None, workers: int | None = None) -> dict[str, list]:
+    """Decodes every file once; ``{path: [reason or None, height, width, is_jpeg]}``.
 
     Args:
         paths: image file paths.
@@ -132,18 +153,25 @@ def check_images(paths: Sequence[str], cache_file: str | os.PathLike | None = No
         except OSError:
             stamps[path] = [-1, -1]
         entry = cache.get(path)
-        if entry is None or entry[:2] != stamps[path]:
+        # entries: [size, mtime_ns, reason, height, width, is_jpeg]; shorter ones are
+        # from an older version of this cache and are checked again.
+        if entry is None or entry[:2] != stamps[path] or len(entry) < 6:
             todo.append(path)
     if todo:
         with ThreadPoolExecutor(workers or os.cpu_count() or 2) as pool:
-            for path, reason in zip(todo, pool.map(_check_one, todo)):
-                cache[path] = stamps[path] + [reason]
+            for path, verdict in zip(todo, pool.map(_check_one, todo)):
+                cache[path] = stamps[path] + verdict
         if cache_file is not None:
             try:
                 Path(cache_file).write_text(json.dumps(cache))
             except OSError as error:  # read-only catalog: checking again next time is fine
                 logger.debug("cannot write %s: %s", cache_file, error)
-    return {path: cache[path][2] for path in paths if cache[path][2] is not None}
+    return {path: cache[path][2:6] for path in paths}
+
+
+def check_images(paths: Sequence[str], cache_file: str | os.PathLike | None = None, workers: int | None = None) -> dict[str, str]:
+    """Decodes every file once; returns ``{path: reason}`` for those that fail (see :func:`check_files`)."""
+    return {path: entry[0] for path, entry in check_files(paths, cache_file, workers).items() if entry[0] is not None}
 
 
 # ---------------------------------------------------------------- catalog and masks
@@ -233,19 +261,33 @@ def default_background_files() -> list[str]:
 def _read_image_and_mask(path, mask_path, size: int, with_mask: bool, as_uint8: bool):
     """One catalog image (and mask) at model size; uint8 when it goes on to augmentation.
 
-    uint8 halves what flows through batching and lets the augmentation pack image and
-    mask into one int32 pixel for free (``train_augment.py``).
+    uint8 quarters what flows through batching, and the augmentation packs image and
+    mask into one int32 pixel (``train_augment.py``); images already at model size
+    skip the resize (``decode.fit_uint8``).
     """
-    image = load_for_model(tf.io.read_file(path), size)
-    if as_uint8:
-        image = tf.cast(tf.round(image), tf.uint8)
+    encoded = tf.io.read_file(path)
+    image = load_uint8_for_model(encoded, size) if as_uint8 else load_for_model(encoded, size)
     if not with_mask:
         return image, tf.zeros([size, size, 1], tf.uint8 if as_uint8 else tf.float32)
     encoded_mask = tf.cond(tf.strings.length(mask_path) > 0, lambda: tf.io.read_file(mask_path), lambda: tf.constant(""))
-    mask = decode_mask(encoded_mask, size)
-    if as_uint8:
-        mask = tf.cast(tf.round(mask * 255.0), tf.uint8)
+    mask = decode_mask_uint8(encoded_mask, size) if as_uint8 else decode_mask(encoded_mask, size)
     return image, mask
+
+
+def _read_at_model_size(path, mask_path, size: int, with_mask: bool):
+    """:func:`_read_image_and_mask` (uint8) for a JPEG and mask already ``size x size``.
+
+    Same pixels, but no ``tf.cond``/``switch_case``: inside a tf.data function every
+    conditional is a nested function call costing tens of microseconds, about as much
+    as decoding a 128 px JPEG, so the catalog files the pre-check found to be at model
+    size (:func:`_is_at_model_size`) take this straight-line path. ``ensure_shape``
+    turns a file changed since the check into an error that ``ignore_errors`` skips.
+    """
+    image = tf.ensure_shape(tf.io.decode_jpeg(tf.io.read_file(path), channels=3), [size, size, 3])
+    if not with_mask:
+        return image, tf.zeros([size, size, 1], tf.uint8)
+    mask = tf.io.decode_image(tf.io.read_file(mask_path), channels=1, expand_animations=False)
+    return image, tf.ensure_shape(mask, [size, size, 1])
 
 
 def make_dataset(
@@ -302,7 +344,9 @@ def make_dataset(
             raise ValueError(f"{catalog.root}: no vocabulary given and no {schema.LABELS_FILE}; label the catalog first")
 
     paths = [str(Path(catalog.root) / p) for p in items["image"]]
-    skipped = check_images(paths, Path(catalog.root) / CHECK_CACHE_FILE)
+    cache_file = Path(catalog.root) / CHECK_CACHE_FILE
+    checked = check_files(paths, cache_file)
+    skipped = {path: entry[0] for path, entry in checked.items() if entry[0] is not None}
     report.num_images += len(paths)
     report.skipped.update(skipped)
     if skipped:
@@ -315,30 +359,60 @@ def make_dataset(
 
     use_background = training and background_p > 0
     use_standard = training and augmentation != "none"
+    augmented = use_background or use_standard
     mask_paths = _mask_paths(catalog, items, report) if use_background else [""] * len(paths)
+    mask_checked = _check_masks(mask_paths, cache_file, report) if use_background else {}
+    mask_paths = [m if m in mask_checked else "" for m in mask_paths]
     labels = multi_hot(list(items["labels"]), vocabulary)
     ids = [str(i) for i in items["item_id"]]
-
-    augmented = use_background or use_standard
+    rows = (np.array(paths), np.array(mask_paths), labels, np.array(ids))
     deterministic = seed is not None or not training
-    ds = tf.data.Dataset.from_tensor_slices((paths, mask_paths, labels, ids))
-    if training:
-        ds = ds.shuffle(len(paths), seed=seed, reshuffle_each_iteration=True)
 
-    def load(path, mask_path, label, item_id):
+    def general(path, mask_path, label, item_id):
         image, mask = _read_image_and_mask(path, mask_path, image_size, use_background, augmented)
         return image, mask, label, item_id
 
-    ds = ds.map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic)
-    ds = ds.ignore_errors(log_warning=True)
+    def at_model_size(path, mask_path, label, item_id):
+        image, mask = _read_at_model_size(path, mask_path, image_size, use_background)
+        return image, mask, label, item_id
+
+    if augmented:
+        # Training reads files already at model size with a branch-free function (see
+        # _read_at_model_size); everything else takes the general decoder.
+        fast = np.array([_is_at_model_size(checked[p], image_size, jpeg=True) and (not use_background or _is_at_model_size(
+            mask_checked.get(m), image_size)) for p, m in zip(paths, mask_paths)], bool)
+    else:
+        fast = np.zeros(len(paths), bool)
+    logger.info("%s: %d of %d files read at model size (branch-free reader)", catalog.root, int(fast.sum()), len(fast))
+    streams, choices = [], np.where(fast, 0, 1)
+    for group, loader in ((fast, at_model_size), (~fast, general)):
+        if group.any():
+            ds = tf.data.Dataset.from_tensor_slices(tuple(column[group] for column in rows))
+            if training:
+                ds = ds.shuffle(int(group.sum()), seed=_offset(seed, len(streams)), reshuffle_each_iteration=True)
+            ds = ds.map(loader, num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic)
+            streams.append(ds.ignore_errors(log_warning=True))
+    if len(streams) == 1:
+        ds = streams[0]
+    else:
+        # A shuffled sequence of stream choices interleaves the two shuffled streams into
+        # a uniformly random order (training) or restores the catalog order (evaluation).
+        choice = tf.data.Dataset.from_tensor_slices(choices.astype(np.int64))
+        if training:
+            choice = choice.shuffle(len(choices), seed=_offset(seed, 2), reshuffle_each_iteration=True)
+        ds = tf.data.Dataset.choose_from_datasets(streams, choice, stop_on_empty_dataset=False)
     ds = ds.batch(batch_size)
 
-    if use_background or use_standard:
-        backgrounds = None
+    def output(images, label, item_id):
+        return (images, label, item_id) if with_ids else (images, label)
+
+    if augmented:
+        backgrounds = packed_backgrounds = None
         if use_background:
             files = default_background_files() if background_files is None else list(background_files)
             pool = load_backgrounds(files, size=max(256, 2 * image_size), blur_sigma=background_blur)
             backgrounds = tf.constant(pool)
+            packed_backgrounds = pack_backgrounds(backgrounds)  # once, not per batch
         strength = augmentation if use_standard else None
         seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
 
@@ -346,16 +420,42 @@ def make_dataset(
             images, masks, label, item_id = batch
             batch_seed = tf.cast(batch_seed % (2**31 - 1), tf.int32)
             images = augment_batch(images, masks, batch_seed, strength=strength, backgrounds=backgrounds,
-                                   p=background_p, scale_range=background_scale, interpolation=interpolation)
-            return images, masks, label, item_id
+                                   p=background_p, scale_range=background_scale, interpolation=interpolation,
+                                   packed_backgrounds=packed_backgrounds)
+            return output(images, label, item_id)
 
         ds = tf.data.Dataset.zip((ds, seeds)).map(augment, num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic)
-
-    if with_ids:
-        ds = ds.map(lambda images, masks, label, item_id: (images, label, item_id))
     else:
-        ds = ds.map(lambda images, masks, label, item_id: (images, label))
+        ds = ds.map(lambda images, masks, label, item_id: output(images, label, item_id))
     return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def _offset(seed: int | None, k: int) -> int | None:
+    """A distinct seed per shuffle of one pipeline (None stays None: fresh randomness)."""
+    return None if seed is None else seed + k
+
+
+def _is_at_model_size(entry: list | None, size: int, jpeg: bool = False) -> bool:
+    """A :func:`check_files` entry for a readable file that decodes to exactly size x size.
+
+    Images must also be JPEGs: ``decode_for_size`` then decodes them at full scale
+    (ratio 1) with ``decode_jpeg`` and ``fit_uint8`` passes them through, so the fast
+    reader gives identical pixels. Masks (decoded with ``decode_image``) may be any format.
+    """
+    if entry is None or entry[0] is not None or entry[1] != size or entry[2] != size:
+        return False
+    return entry[3] or not jpeg
+
+
+def _check_masks(mask_paths: Sequence[str], cache_file, report: PipelineReport) -> dict[str, list]:
+    """Check entries of the readable masks; an unreadable mask means "no mask" (never pasted)."""
+    checked = check_files([m for m in mask_paths if m], cache_file)
+    bad = {m: entry[0] for m, entry in checked.items() if entry[0] is not None}
+    if bad:
+        note = f"{len(bad)} unreadable mask(s) ignored (item kept, never pasted), e.g. {next(iter(bad.items()))}"
+        logger.warning(note)
+        report.notes.append(note)
+    return {m: entry for m, entry in checked.items() if entry[0] is None}
 
 
 def image_files_dataset(

@@ -34,6 +34,10 @@ def _check_keras_version() -> None:
 
 _check_keras_version()
 
+from fashion_tf import keras_loading  # noqa: E402
+
+keras_loading.install()
+
 # Importing these registers every custom layer, loss and metric with Keras, so that
 # tf.keras.models.load_model(path) works with no custom_objects.
 from fashion_tf import losses, metrics, models  # noqa: E402,F401

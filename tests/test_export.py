@@ -10,13 +10,13 @@ import time
 import numpy as np
 import pytest
 import tensorflow as tf
+from server_process import ROOT, start_server, stop_server
 
 from fashion_tf import export, recommend
 from fashion_tf.data.catalog import load_catalog
 from fashion_tf.data.decode import load_for_model
 from fashion_tf.runs import load_run
 from fashion_tf.serving import Client
-from server_process import ROOT, start_server, stop_server, wait_until
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +45,7 @@ def test_layout_assets_and_next_version(exported, tiny_run):
 
 
 def test_reloaded_export_matches_the_keras_model(exported, tiny_run, query_bytes):
-    out, paths = exported
+    _, paths = exported
     run = load_run(tiny_run)
     loaded = tf.saved_model.load(str(paths[0]))
     served = loaded.signatures["serving_default"](images=tf.constant(query_bytes))
@@ -80,16 +80,20 @@ def test_served_export_equals_in_process_and_survives_a_killed_export(exported, 
             assert list(ids) == [i.decode() for i in expected["item_ids"].numpy()[0]]
             np.testing.assert_allclose(scores, expected["scores"].numpy()[0], atol=1e-5)
 
-            # Kill an export of version 2 while it writes: no version 2 may appear,
-            # and version 1 keeps serving.
-            killed = subprocess.Popen(
-                [sys.executable, "-m", "fashion_tf.export", "--run", str(tiny_run), "--out", str(base.parent),
-                 "--name", "shop", "--no-scann"], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            wait_until(lambda: any(p.name.startswith(".tmp-") for p in base.iterdir()) or killed.poll() is not None,
-                       240, "the export to start writing")
-            assert killed.poll() is None, "export finished before it could be killed"
-            killed.send_signal(signal.SIGKILL)
-            killed.wait(timeout=30)
+            # Kill an export of version 2 at its most delicate moment: everything written,
+            # the rename that publishes it not yet done (SIGKILL: no cleanup runs).
+            # No version 2 may appear, and version 1 keeps serving.
+            kill_before_rename = (
+                "import os, signal, sys; import fashion_tf.export as export; "
+                "os.rename = lambda *args: os.kill(os.getpid(), signal.SIGKILL); "
+                "sys.exit(export.main(sys.argv[1:]))"
+            )
+            killed = subprocess.run(
+                [sys.executable, "-c", kill_before_rename, "--run", str(tiny_run), "--out", str(base.parent),
+                 "--name", "shop", "--no-scann"], check=False, cwd=ROOT, capture_output=True, timeout=300)
+            assert killed.returncode == -signal.SIGKILL, killed.stderr.decode()[-2000:]
+            leftovers = [p for p in base.iterdir() if p.name.startswith(".tmp-")]
+            assert leftovers and (leftovers[0] / "saved_model.pb").exists()  # it was killed half-way
             time.sleep(2.5)  # more than two polls of the server
             assert sorted(p.name for p in base.iterdir() if not p.name.startswith(".")) == ["1"]
             assert [s["version"] for s in client.status()] == [1]

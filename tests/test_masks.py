@@ -120,3 +120,23 @@ def test_cli_summary(shop, tmp_path, capsys):
     assert masks.main(["--catalog", str(copy), "--workers", "2"]) == 0
     line = capsys.readouterr().out.strip().splitlines()[-1]
     assert line.startswith("masks: computed 40, reused 0, failed 0")
+
+
+def test_ensure_masks_recomputes_the_mask_of_a_replaced_image(shop, tmp_path):
+    """An image replaced after its mask was cached (here by a wider one) gets a new mask
+    of its own size instead of the stale silhouette."""
+    import os
+    import shutil
+
+    copy = tmp_path / "shop"
+    shutil.copytree(shop, copy)
+    image_file = copy / "images" / "item00002.jpg"
+    wide = np.full((40, 90, 3), 245, np.uint8)
+    wide[10:30, 20:70] = (30, 60, 200)
+    cv2.imwrite(str(image_file), wide)
+    mask_file = copy / schema.MASKS_DIR / "item00002.png"
+    os.utime(mask_file, ns=(image_file.stat().st_mtime_ns - 10**9,) * 2)  # cached before the change
+    report = masks.ensure_masks(copy).mask_report
+    assert report["computed"] == 1
+    new_mask = cv2.imread(str(mask_file), cv2.IMREAD_GRAYSCALE)
+    assert new_mask.shape == (40, 90) and new_mask[20, 45] == 255 and new_mask[5, 5] == 0

@@ -145,11 +145,20 @@ def _mask_one(root: Path, item_id: str, image_rel: str) -> str:
     return mask_path(item_id)
 
 
+def _mask_is_current(mask_file: Path, image_file: Path) -> bool:
+    """A cached mask is reused only if it is newer than its image: a replaced image
+    (another size or another item) must not keep the old silhouette."""
+    try:
+        return mask_file.stat().st_mtime_ns >= image_file.stat().st_mtime_ns
+    except FileNotFoundError:
+        return False
+
+
 def ensure_masks(catalog_dir: str | Path, workers: int | None = None, force: bool = False,
                  progress: bool = False):
     """Compute the missing masks of a catalog once; fill ``mask``; save items.parquet.
 
-    A mask file that already exists is reused (unless ``force``). Images that cannot
+    A mask file newer than its image is reused (unless ``force``). Images that cannot
     be read get no mask (``mask`` = None) and are counted as failed; the pipeline
     treats an item without a mask as "no background augmentation".
 
@@ -166,7 +175,7 @@ def ensure_masks(catalog_dir: str | Path, workers: int | None = None, force: boo
     todo = []
     reused = 0
     for row, (item_id, image_rel) in enumerate(zip(items["item_id"], items["image"])):
-        if not force and (root / mask_path(item_id)).is_file():
+        if not force and _mask_is_current(root / mask_path(item_id), catalog.path(image_rel)):
             masks[row] = mask_path(item_id)
             reused += 1
         else:

@@ -162,3 +162,22 @@ def test_batch_retrieve_from_images_with_a_model(tiny_shop, tmp_path):
     top = results[results["rank"] == 1]
     assert (top.query_id == top.item_id).mean() >= 0.95
     np.testing.assert_allclose(top.score[top.query_id == top.item_id], 1.0, atol=1e-4)
+
+
+def test_batch_retrieve_cli_with_a_trained_run(tiny_run, tiny_shop, tmp_path):
+    """The whole user path: embed the catalog with a trained run, build an index with the
+    CLI, then query it with the street photos through `batch_retrieve.py --run --images`."""
+    from fashion_tf import embed
+
+    assert embed.main(["--run", str(tiny_run), "--out", str(tmp_path / "emb.parquet")]) == 0
+    run_tool("build_index.py", "--embeddings", tmp_path / "emb.parquet", "--backend", "scann",
+             "--out", tmp_path / "index")
+    photos = Path(tiny_shop) / "queries"
+    run_tool("batch_retrieve.py", "--index", tmp_path / "index", "--run", tiny_run, "--images", photos,
+             "--k", 5, "--out", tmp_path / "out", "--batch-size", 4)
+    results = pd.read_parquet(tmp_path / "out")
+    catalog_ids = set(pd.read_parquet(Path(tiny_shop) / "items.parquet")["item_id"])
+    assert results.query_id.nunique() == len(list(photos.iterdir()))
+    assert len(results) == 5 * results.query_id.nunique()
+    assert set(results.item_id) <= catalog_ids
+    assert (results.groupby("query_id")["score"].apply(lambda s: s.is_monotonic_decreasing)).all()

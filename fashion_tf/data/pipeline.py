@@ -269,7 +269,13 @@ def _read_image_and_mask(path, mask_path, size: int, with_mask: bool, as_uint8: 
     image = load_uint8_for_model(encoded, size) if as_uint8 else load_for_model(encoded, size)
     if not with_mask:
         return image, tf.zeros([size, size, 1], tf.uint8 if as_uint8 else tf.float32)
-    encoded_mask = tf.cond(tf.strings.length(mask_path) > 0, lambda: tf.io.read_file(mask_path), lambda: tf.constant(""))
+    def read_mask():
+        return tf.io.read_file(mask_path)
+
+    def no_mask():  # an item without a mask is never pasted on a background
+        return tf.constant("")
+
+    encoded_mask = tf.cond(tf.strings.length(mask_path) > 0, read_mask, no_mask)
     mask = decode_mask_uint8(encoded_mask, size) if as_uint8 else decode_mask(encoded_mask, size)
     return image, mask
 

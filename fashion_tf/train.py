@@ -50,7 +50,7 @@ from fashion_tf.training_data import resolve_catalog  # noqa: E402
 # On a laptop CPU with no --data the demo must finish in minutes while still learning:
 # small images and a short schedule. With a GPU, or real data, the zoo card's recipe wins.
 CPU_DEMO_IMAGE_SIZE = 64
-CPU_DEMO_EPOCHS = 20
+CPU_DEMO_EPOCHS = 25
 SCRATCH_LEARNING_RATE = 3e-3
 
 # Keys of config.json that must match for a rerun to resume rather than start over.
@@ -72,7 +72,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--background-p", type=float, default=None, help="probability of background augmentation")
     parser.add_argument("--out", default=None, help="run directory (default runs/<model>)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--patience", type=int, default=4, help="early stopping patience in epochs")
+    parser.add_argument("--patience", type=int, default=6, help="early stopping patience in epochs")
     parser.add_argument("--overwrite", action="store_true", help="start over even if --out holds a run")
     return parser.parse_args(argv)
 

@@ -22,7 +22,7 @@ It is the embedded default data set, so that every command runs with no download
 The same seed gives the same bytes. ``ensure_demo_shop`` generates once into the
 cache (``$FASHION_TF_CACHE`` or ``~/.cache/fashion_tf``) and reuses it afterwards.
 
-CLI: ``python -m fashion_tf.data.demo_shop --out DIR --items 400 --users 60 --seed 0
+CLI: ``python -m fashion_tf.data.demo_shop --out DIR --items 800 --users 100 --seed 0
 [--image-size 128]``.
 """
 
@@ -46,6 +46,10 @@ from fashion_tf.data.photos import background_photos, default_cache_dir, random_
 GENERATOR_VERSION = 2
 ATTRIBUTE_COLUMNS = ("attr_category", "attr_subtype", "attr_colour", "attr_texture")
 COMPLETE_FILE = "COMPLETE"
+# Big enough that V5 learns categories and colours from scratch in a CPU demo
+# (560 training images), small enough to draw in seconds.
+DEFAULT_ITEMS = 800
+DEFAULT_USERS = 100
 JPEG_QUALITY = 92
 ROOT_CATEGORY = "Clothing, Shoes & Jewelry"
 
@@ -233,7 +237,7 @@ def _parameters(items, users, seed, image_size) -> dict:
             "seed": int(seed), "image_size": int(image_size)}
 
 
-def generate_demo_shop(out, items: int = 400, users: int = 60, seed: int = 0,
+def generate_demo_shop(out, items: int = DEFAULT_ITEMS, users: int = DEFAULT_USERS, seed: int = 0,
                        image_size: int = 128, progress: bool = False) -> Path:
     """Generate the demo shop into ``out`` (replacing a previous one); returns the path."""
     from fashion_tf.data.catalog import save_catalog
@@ -309,12 +313,12 @@ def is_complete(out, **parameters) -> bool:
         return False
 
 
-def default_shop_dir(items: int = 400, users: int = 60, seed: int = 0, image_size: int = 128) -> Path:
-    """The cache folder of one parameter set: <cache>/demo_shop/items400-users60-seed0-px128."""
+def default_shop_dir(items: int = DEFAULT_ITEMS, users: int = DEFAULT_USERS, seed: int = 0, image_size: int = 128) -> Path:
+    """The cache folder of one parameter set: <cache>/demo_shop/items800-users100-seed0-px128."""
     return default_cache_dir() / "demo_shop" / f"items{items}-users{users}-seed{seed}-px{image_size}"
 
 
-def ensure_demo_shop(out=None, items: int = 400, users: int = 60, seed: int = 0,
+def ensure_demo_shop(out=None, items: int = DEFAULT_ITEMS, users: int = DEFAULT_USERS, seed: int = 0,
                      image_size: int = 128, progress: bool = False) -> Path:
     """The demo shop at ``out`` (default: a folder per parameter set in the cache),
     generated only when it is missing, incomplete or made with other parameters."""
@@ -330,8 +334,8 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m fashion_tf.data.demo_shop",
                                      description="Generate the deterministic demo fashion shop.")
     parser.add_argument("--out", default=None, help="output directory (default: the cache)")
-    parser.add_argument("--items", type=int, default=400)
-    parser.add_argument("--users", type=int, default=60)
+    parser.add_argument("--items", type=int, default=DEFAULT_ITEMS)
+    parser.add_argument("--users", type=int, default=DEFAULT_USERS)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--image-size", type=int, default=128, help="image side in pixels")
     parser.add_argument("--force", action="store_true", help="regenerate even if complete")

@@ -13,17 +13,9 @@ from fashion_tf.data.catalog import Catalog, load_catalog
 from fashion_tf.data.schema import ITEMS_FILE, LABELS_FILE
 
 
-def scaled_label_thresholds(num_items: int) -> tuple[int, int]:
-    """The paper keeps words seen >= 50 times, then labels seen >= 100 times, on
-    163,589 items (section 4.2). A small catalog cannot reach those counts, so both
-    thresholds shrink with the catalog while keeping the paper's 1:2 ratio."""
-    min_count = max(2, min(50, num_items // 100))
-    return min_count, 2 * min_count
-
-
 def resolve_catalog(data: str | os.PathLike | None) -> Catalog:
     """Return a labelled catalog for ``data`` (see module docstring)."""
-    from fashion_tf.data.labels import label_catalog
+    from fashion_tf.data.labels import label_catalog, scaled_thresholds
 
     if data is None:
         from fashion_tf.data.demo_shop import ensure_demo_shop
@@ -39,7 +31,7 @@ def resolve_catalog(data: str | os.PathLike | None) -> Catalog:
             root = Path(catalog_from_path(root).root)
     catalog = load_catalog(root)
     if not (root / LABELS_FILE).exists() or not catalog.vocabulary:
-        min_count, final_count = scaled_label_thresholds(len(catalog.items))
+        min_count, final_count = scaled_thresholds(len(catalog.items))
         print(f"{root}: no labels.json, extracting labels (min count {min_count}, final count {final_count})")
         catalog = label_catalog(root, min_count=min_count, final_count=final_count)
     if not catalog.vocabulary:

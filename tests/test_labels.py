@@ -152,3 +152,12 @@ def test_missing_columns_and_labels_file(tmp_path):
         extract_labels(pd.DataFrame({"category": ["a"]}))
     with pytest.raises(FileNotFoundError, match="labels.json: not found"):
         read_labels(tmp_path)
+
+
+def test_scaled_thresholds_shrink_with_the_catalog_up_to_the_papers():
+    """1 % / 2 % of the items, at least 2 / 3, at most the paper's 50 / 100 (section 4.2)."""
+    from fashion_tf.data.labels import scaled_thresholds
+
+    assert scaled_thresholds(10) == (2, 3)
+    assert scaled_thresholds(800) == (8, 16)
+    assert scaled_thresholds(163_589) == (50, 100)

@@ -217,9 +217,10 @@ def _street_photo(image: np.ndarray, mask: np.ndarray, photos: list[np.ndarray],
 
 
 def label_thresholds(n_items: int) -> tuple[int, int]:
-    """(min_count, final_count) scaled to the catalog: paper 50/100 on ~1M items is far
-    too strict for a few hundred; keep words carried by ~1 % / ~2 % of the items."""
-    return max(2, round(0.01 * n_items)), max(3, round(0.02 * n_items))
+    """(min_count, final_count) for a catalog of this size (see labels.scaled_thresholds)."""
+    from fashion_tf.data.labels import scaled_thresholds
+
+    return scaled_thresholds(n_items)
 
 
 def _clear(out: Path) -> None:

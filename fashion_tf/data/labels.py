@@ -139,6 +139,14 @@ def _document_counts(token_sets: Iterable[set[str]]) -> Counter:
     return counts
 
 
+def scaled_thresholds(num_items: int) -> tuple[int, int]:
+    """(min_count, final_count) scaled to a catalog's size. The paper keeps words seen
+    >= 50 times, then labels seen >= 100 times, on 163,589 items (section 4.2); a catalog
+    of a few hundred items cannot reach those counts, so keep words carried by ~1 % and
+    labels carried by ~2 % of the items, never more than the paper's thresholds."""
+    return min(50, max(2, round(0.01 * num_items))), min(100, max(3, round(0.02 * num_items)))
+
+
 def extract_labels(items: pd.DataFrame, min_count: int = 50, final_count: int = 100,
                    synonyms: Mapping[str, str] | str | Path | None = None,
                    ) -> tuple[list[list[str]], dict[str, int]]:

@@ -213,6 +213,11 @@ _FINE_TUNE_RECIPE = {
     "early_stopping_patience": 5,
     "loss": "weighted_multilabel (paper eq. 1-3)",
 }
+# Without ImageNet weights (no network) the trainer uses the scratch rate instead.
+# Measured on the 800-item demo shop at 64 px, 25 epochs: ResNet50 (v1) test IoU 0.372
+# at 1e-3 against 0.213 at 3e-3; EfficientNetB3 + shallow (v5) val IoU 0.31 at 3e-3
+# against 0.25 at 1e-3 after 6 epochs.
+_SCRATCH_LEARNING_RATE = {"efficientnetb3": 3e-3, "efficientnetb0": 3e-3}
 _PAPER = "Mohammadi, Bodaghi & Kalhor, Single-Item Fashion Recommender (seeds 000, 001)"
 
 
@@ -239,7 +244,8 @@ def _classifier(name, description, backbone, shallow, image_size, augmentation="
         default_image_size=image_size,
         augmentation=augmentation,
         background_p=background_p,
-        recipe=dict(recipe or _FINE_TUNE_RECIPE),
+        recipe=dict(recipe or {**_FINE_TUNE_RECIPE,
+                               "scratch_learning_rate": _SCRATCH_LEARNING_RATE.get(backbone, 1e-3)}),
         paper=paper or {},
         source=source,
     ))

@@ -36,10 +36,8 @@ RECALL_K = (1, 5, 10, 20)
 EVALUATION_FILE = "evaluation.json"
 
 
-def in_shop_scores(ids, vectors, attributes, query_ids, k_max=10) -> dict:
-    """Test items against the catalog minus the query itself (exact search)."""
-    index = BruteForceIndex()
-    index.add(ids, vectors)
+def in_shop_scores(index, ids, vectors, attributes, query_ids, k_max=10) -> dict:
+    """Test items against the catalog minus the query itself (exact ``index`` over ids)."""
     position = {item_id: i for i, item_id in enumerate(ids)}
     rows = np.array([position[q] for q in query_ids if q in position])
     found, _ = index.search(vectors[rows], k_max + 1)
@@ -93,7 +91,7 @@ def evaluate_run(run: Run, catalog_dir=None) -> dict:
         "model": run.name,
         "background_p": run.config.get("background_p"),
         "multilabel": run.metrics.get("test", {}),
-        "in_shop": in_shop_scores(ids, vectors, attributes, test_ids),
+        "in_shop": in_shop_scores(index, ids, vectors, attributes, test_ids),
         "street_to_shop": street_scores(run, catalog, index, attributes),
     }
     (run.path / EVALUATION_FILE).write_text(json.dumps(result, indent=2))

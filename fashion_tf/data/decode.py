@@ -60,7 +60,7 @@ def decode_image(encoded: tf.Tensor) -> tf.Tensor:
     Returns:
         ``uint8`` tensor ``[H, W, 3]``. Alpha is composited onto white, grayscale is
         repeated into three channels. Raises ``InvalidArgumentError`` for undecodable
-        bytes (callers that must not fail prescan files; see ``pipeline.check_images``).
+        bytes (callers that must not fail prescan files; see ``image_check.check_images``).
     """
     # channels=0 keeps the alpha channel so that it can be composited onto white;
     # CMYK JPEGs still come out as 3-channel RGB (libjpeg converts them).

@@ -26,7 +26,7 @@ white triangles in its corners, a give-away no street photograph has; jittering 
 after the paste changes item and scene together, like a camera's white balance does.
 
 Unreadable files: a TensorFlow decode error inside a tf.data graph cannot be caught per
-element, so :func:`check_files` decodes every file once beforehand with the very same
+element, so :func:`fashion_tf.data.image_check.check_files` decodes every file once beforehand with the very same
 decoder (:func:`fashion_tf.data.decode.decode_image`) in a thread pool and drops the
 bad ones, counting them in a :class:`PipelineReport`; it also records each file's
 decoded size and whether it is a JPEG (for the fast path above). Masks are checked the
@@ -37,15 +37,11 @@ net for files that change after the check.
 """
 from __future__ import annotations
 
-import json
 import logging
 import os
-import re
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -54,17 +50,19 @@ import tensorflow as tf
 from fashion_tf.data import schema
 from fashion_tf.data.background import load_backgrounds
 from fashion_tf.data.decode import (
-    decode_image,
     decode_mask,
     decode_mask_uint8,
     load_for_model,
     load_uint8_for_model,
 )
+from fashion_tf.data.image_check import CHECK_CACHE_FILE, check_files, check_images
 from fashion_tf.data.train_augment import augment_batch, pack_backgrounds
+
+__all__ = ["CHECK_CACHE_FILE", "PipelineReport", "check_files", "check_images", "image_files_dataset",
+           "make_dataset", "multi_hot"]
 
 logger = logging.getLogger(__name__)
 
-CHECK_CACHE_FILE = ".image_check.json"
 AUGMENTATIONS = ("none", "standard", "heavy")
 
 
@@ -91,129 +89,19 @@ def multi_hot(labels_lists: Sequence[Sequence[str]], vocabulary: Sequence[str]) 
     return out
 
 
-# ---------------------------------------------------------------- checking the files
-
-@tf.function(input_signature=[tf.TensorSpec([], tf.string)])
-def _decoded_shape(encoded: tf.Tensor) -> tf.Tensor:
-    return tf.shape(decode_image(encoded))
-
-
-def _decoder_message(message: str) -> str:
-    """The decoder's own words from a graph error ("jpeg::Uncompress failed. ...")."""
-    # The text is "Graph execution error: ... <traceback> ...\n<reason>\n\t [[{{node ...}}]] ...".
-    lines = [line.strip() for line in message.splitlines()]
-    for i, line in enumerate(lines):
-        if line.startswith("[[") or "{{node" in line:
-            before = [text for text in lines[:i] if text]
-            if before:
-                return re.sub(r"\{\{[^}]*\}\}", "", before[-1]).strip()[:200]
-    return re.sub(r"\{\{[^}]*\}\}", "", lines[0] if lines else "decode failed").strip()[:200]
-
-
-JPEG_MAGIC = b"\xff\xd8\xff"
-
-
-def _check_one(path: str) -> list:
-    """``[reason, height, width, is_jpeg]``; reason None when ``path`` decodes with the
-    pipeline's decoder (then the decoded size and whether the bytes are a JPEG)."""
-    try:
-        data = Path(path).read_bytes()
-    except OSError as error:
-        return [f"unreadable: {error.strerror or error}", 0, 0, False]
-    if not data:
-        return ["empty file", 0, 0, False]
-    try:
-        height, width, _ = (int(v) for v in _decoded_shape(tf.constant(data)).numpy())
-    except tf.errors.InvalidArgumentError as error:
-        return ["not a decodable image: " + _decoder_message(error.message), 0, 0, False]
-    return [None, height, width, data.startswith(JPEG_MAGIC)]
-
-
-def check_files(paths: Sequence[str], cache_file: str | os.PathLike | None = None, workers: int | None = None) -> dict[str, list]:
-    """Decodes every file once; ``{path: [reason or None, height, width, is_jpeg]}``.
-
-    Args:
-        paths: image file paths.
-        cache_file: JSON file of earlier verdicts keyed by path with (size, mtime_ns);
-            unchanged files are not decoded again. None: no cache.
-        workers: decoding threads (TF decoding releases the GIL); default: CPU count.
-    """
-    cache: dict = {}
-    if cache_file is not None and Path(cache_file).exists():
-        try:
-            cache = json.loads(Path(cache_file).read_text())
-        except (OSError, ValueError):
-            cache = {}
-    stamps: dict[str, list] = {}
-    todo = []
-    for path in paths:
-        try:
-            stat = os.stat(path)
-            stamps[path] = [stat.st_size, stat.st_mtime_ns]
-        except OSError:
-            stamps[path] = [-1, -1]
-        entry = cache.get(path)
-        # entries: [size, mtime_ns, reason, height, width, is_jpeg]; shorter ones are
-        # from an older version of this cache and are checked again.
-        if entry is None or entry[:2] != stamps[path] or len(entry) < 6:
-            todo.append(path)
-    if todo:
-        with ThreadPoolExecutor(workers or os.cpu_count() or 2) as pool:
-            for path, verdict in zip(todo, pool.map(_check_one, todo)):
-                cache[path] = stamps[path] + verdict
-        if cache_file is not None:
-            try:
-                Path(cache_file).write_text(json.dumps(cache))
-            except OSError as error:  # read-only catalog: checking again next time is fine
-                logger.debug("cannot write %s: %s", cache_file, error)
-    return {path: cache[path][2:6] for path in paths}
-
-
-def check_images(paths: Sequence[str], cache_file: str | os.PathLike | None = None, workers: int | None = None) -> dict[str, str]:
-    """Decodes every file once; returns ``{path: reason}`` for those that fail (see :func:`check_files`)."""
-    return {path: entry[0] for path, entry in check_files(paths, cache_file, workers).items() if entry[0] is not None}
-
-
-# ---------------------------------------------------------------- catalog and masks
-
 def _as_catalog(catalog):
-    """A ``Catalog`` as is; a directory through ``load_catalog`` (or items.parquet alone)."""
+    """A ``Catalog`` as is; a directory through ``load_catalog``."""
     if hasattr(catalog, "items") and hasattr(catalog, "root"):
         return catalog
-    root = Path(catalog)
-    try:
-        from fashion_tf.data.catalog import load_catalog
-    except ImportError:
-        load_catalog = None
-    if load_catalog is not None:
-        return load_catalog(root)
-    items_file = root / schema.ITEMS_FILE
-    if not items_file.exists():
-        raise FileNotFoundError(f"{items_file}: no such file; expected a catalog directory with {schema.ITEMS_FILE}")
-    vocabulary = None
-    if (root / schema.LABELS_FILE).exists():
-        vocabulary = json.loads((root / schema.LABELS_FILE).read_text())["vocabulary"]
-    return SimpleNamespace(root=root, items=pd.read_parquet(items_file), vocabulary=vocabulary)
+    from fashion_tf.data.catalog import load_catalog
+
+    return load_catalog(catalog)
 
 
-def _fallback_mask(image_rgb: np.ndarray) -> np.ndarray:
-    """Plain-background mask (DESIGN.md sec. 5) used only when masks.py is unavailable."""
-    import cv2
-
-    border = np.concatenate([image_rgb[0], image_rgb[-1], image_rgb[:, 0], image_rgb[:, -1]])
-    background = np.median(border, axis=0)
-    distance = np.abs(image_rgb.astype(np.int16) - background.astype(np.int16)).max(axis=2)
-    mask = (distance > 20).astype(np.uint8) * 255
-    mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, np.ones((5, 5), np.uint8))
-    contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
-    filled = np.zeros_like(mask)
-    large = [c for c in contours if cv2.contourArea(c) >= 0.01 * mask.size]
-    cv2.drawContours(filled, large, -1, 255, thickness=cv2.FILLED)
-    return filled
-
-
-def _mask_paths(catalog, items: pd.DataFrame, report: PipelineReport) -> list[str]:
+def _mask_paths(catalog, items: pd.DataFrame) -> list[str]:
     """Absolute mask path per row ("" = no mask), computing missing masks on demand."""
+    from fashion_tf.data.masks import ensure_masks
+
     def column() -> list[str]:
         values = items["mask"] if "mask" in items.columns else pd.Series([None] * len(items), index=items.index)
         return [str(Path(catalog.root) / v) if isinstance(v, str) and v else "" for v in values]
@@ -221,32 +109,9 @@ def _mask_paths(catalog, items: pd.DataFrame, report: PipelineReport) -> list[st
     paths = column()
     if all(p and os.path.exists(p) for p in paths):
         return paths
-    try:
-        from fashion_tf.data.masks import ensure_masks
-    except ImportError:
-        ensure_masks = None
-    if ensure_masks is not None:
-        refreshed = ensure_masks(catalog.root)
-        by_id = refreshed.items.set_index("item_id")["mask"]
-        catalog = refreshed
-        items = items.assign(mask=[by_id.get(i) for i in items["item_id"]])
-        paths = column()
-    else:
-        import cv2
-
-        report.notes.append("fashion_tf.data.masks unavailable: masks computed by the pipeline's fallback")
-        (Path(catalog.root) / schema.MASKS_DIR).mkdir(exist_ok=True)
-        for row, (item_id, image) in enumerate(zip(items["item_id"], items["image"])):
-            if paths[row] and os.path.exists(paths[row]):
-                continue
-            target = Path(catalog.root) / schema.MASKS_DIR / f"{item_id}.png"
-            if not target.exists():
-                bgr = cv2.imread(str(Path(catalog.root) / image), cv2.IMREAD_COLOR)
-                if bgr is None:
-                    continue
-                cv2.imwrite(str(target), _fallback_mask(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)))
-            paths[row] = str(target)
-    return [p if p and os.path.exists(p) else "" for p in paths]
+    by_id = ensure_masks(catalog.root).items.set_index("item_id")["mask"]
+    items = items.assign(mask=[by_id.get(i) for i in items["item_id"]])
+    return [p if p and os.path.exists(p) else "" for p in column()]
 
 
 def default_background_files() -> list[str]:
@@ -366,7 +231,7 @@ def make_dataset(
     use_background = training and background_p > 0
     use_standard = training and augmentation != "none"
     augmented = use_background or use_standard
-    mask_paths = _mask_paths(catalog, items, report) if use_background else [""] * len(paths)
+    mask_paths = _mask_paths(catalog, items) if use_background else [""] * len(paths)
     mask_checked = _check_masks(mask_paths, cache_file, report) if use_background else {}
     mask_paths = [m if m in mask_checked else "" for m in mask_paths]
     labels = multi_hot(list(items["labels"]), vocabulary)

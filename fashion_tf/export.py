@@ -19,6 +19,7 @@ from pathlib import Path
 import fashion_tf  # noqa: F401
 import tensorflow as tf  # noqa: E402
 
+from fashion_tf import zoo  # noqa: E402
 from fashion_tf.embed import run_catalog  # noqa: E402
 from fashion_tf.run_index import catalog_embeddings  # noqa: E402
 from fashion_tf.runs import Run, load_run  # noqa: E402
@@ -56,7 +57,7 @@ def write_version_atomically(module: tf.Module, model_dir: Path, version: int, a
 
 
 def model_card(run: Run) -> str:
-    card = Path(__file__).resolve().parent.parent / "zoo" / f"{run.name}.yaml"
+    card = Path(zoo.CARDS_DIR) / f"{run.name}.yaml"
     text = card.read_text() if card.exists() else f"name: {run.name}\n"
     return text + "\n# this export\nrun_metrics: " + json.dumps(run.metrics.get("test", {})) + "\n"
 
@@ -64,20 +65,22 @@ def model_card(run: Run) -> str:
 def export_run(run_dir, out_dir="export", name=None, version=None, index_dir=None, scann=True) -> list[Path]:
     """Export a run as ``NAME`` (exact similar-items) and ``NAME_scann``; return the paths."""
     run = load_run(run_dir)
-    catalog = run_catalog(run, None)
-    ids, vectors = catalog_embeddings(run, catalog)
     manifest = {}
-    if index_dir is not None:
+    if index_dir is None:
+        ids, vectors = catalog_embeddings(run, run_catalog(run, None))
+    else:
         from fashion_tf.retrieval import load_index
 
-        index = load_index(index_dir, expected_fingerprint=run.fingerprint, expected_dim=vectors.shape[1])
+        index = load_index(index_dir, expected_fingerprint=run.fingerprint)
         manifest = json.loads((Path(index_dir) / "manifest.json").read_text())
         ids, vectors = index.ids, index.vectors
     name = name or f"fashion_{run.name}"
     assets = {
         "labels.json": (run.path / "labels.json").read_text(),
         "model_card.yaml": model_card(run),
-        "index_manifest.json": json.dumps(manifest or {"backend": "brute_force_in_graph", "item_count": len(ids),
+        # the index's own manifest, or the same fields for the exact in-graph catalog search
+        "index_manifest.json": json.dumps(manifest or {"backend": "brute_force", "distance": "cosine",
+                                                        "dimension": int(vectors.shape[1]), "count": len(ids),
                                                         "model_fingerprint": run.fingerprint}, indent=2),
     }
     out = Path(out_dir)

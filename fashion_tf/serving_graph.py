@@ -91,14 +91,15 @@ def scann_searcher(embeddings: np.ndarray, manifest: dict | None = None):
 
     params = (manifest or {}).get("params", {})
     builder = scann_ops.builder(np.asarray(embeddings, np.float32), 10, "dot_product")
-    if (manifest or {}).get("backend") == "scann" and params.get("num_leaves"):
+    tree = params.get("resolved_mode", params.get("mode")) == "tree"
+    if (manifest or {}).get("backend") == "scann" and tree and params.get("num_leaves"):
         builder = (
             builder.tree(num_leaves=params["num_leaves"],
                          num_leaves_to_search=params.get("num_leaves_to_search", params["num_leaves"]),
                          training_sample_size=len(embeddings))
             .score_ah(params.get("dims_per_block", 2),
                       anisotropic_quantization_threshold=params.get("anisotropic_quantization_threshold", 0.2))
-            .reorder(params.get("reorder", 100))
+            .reorder(params.get("reorder_candidates", 100))
         )
     else:
         builder = builder.score_brute_force()

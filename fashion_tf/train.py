@@ -258,7 +258,7 @@ def train(args: argparse.Namespace) -> Path:
     train_seconds = time.perf_counter() - started
 
     fingerprint = save_model_atomically(model, run_dir)
-    metrics = evaluate_run(model, catalog, settings, vocabulary, frequencies)
+    metrics = multilabel_test_scores(model, catalog, settings, vocabulary, frequencies)
     steady = progress.images_per_second[1:] or progress.images_per_second
     metrics.update({
         "model": args.model,
@@ -284,7 +284,7 @@ def train(args: argparse.Namespace) -> Path:
     return run_dir
 
 
-def evaluate_run(model, catalog, settings, vocabulary, frequencies) -> dict:
+def multilabel_test_scores(model, catalog, settings, vocabulary, frequencies) -> dict:
     """Test-set multi-label scores and the trivial baseline that predicts every label
     with its training frequency (so only labels on more than half the items fire)."""
     split = "test" if (catalog.items["split"] == "test").any() else "val"

@@ -1,6 +1,7 @@
 """Export a run for TF Serving, reload it, serve it, and kill an export half-way (issue 5)."""
 from __future__ import annotations
 
+import json
 import shutil
 import signal
 import subprocess
@@ -101,3 +102,44 @@ def test_served_export_equals_in_process_and_survives_a_killed_export(exported, 
             assert list(again) == list(ids)
     finally:
         stop_server(process)
+
+
+def test_export_with_a_given_index_carries_its_items_and_manifest(exported, tiny_run, query_bytes, tmp_path):
+    """--index: the graph searches exactly that index's items; an index built from
+    another model's embeddings is refused."""
+    from fashion_tf.retrieval import build_index
+    from fashion_tf.retrieval.embeddings_io import read_embeddings
+
+    run = load_run(tiny_run)
+    ids, vectors, _ = read_embeddings(tiny_run / "embeddings.parquet")
+    build_index(ids[:20], vectors[:20], backend="brute", model_fingerprint=run.fingerprint).save(tmp_path / "idx")
+    path = export.export_run(tiny_run, tmp_path / "out", name="sub", index_dir=tmp_path / "idx", scann=False)[0]
+    manifest = json.loads((path / "assets" / "index_manifest.json").read_text())
+    assert manifest["count"] == 20 and manifest["model_fingerprint"] == run.fingerprint
+    found = tf.saved_model.load(str(path)).signatures["similar"](images=tf.constant(query_bytes), k=tf.constant(20))
+    assert {i.decode() for i in found["item_ids"].numpy()[0]} == {str(i) for i in ids[:20]}
+
+    build_index(ids, vectors, backend="brute", model_fingerprint="0" * 16).save(tmp_path / "other")
+    with pytest.raises(ValueError, match="fingerprint"):
+        export.export_run(tiny_run, tmp_path / "out", name="bad", index_dir=tmp_path / "other", scann=False)
+
+
+def test_scann_export_rebuilds_a_tree_index_with_its_build_parameters(exported, tiny_run, query_bytes, tmp_path):
+    """A tree + AH ScaNN index given with --index is rebuilt in the graph with the
+    manifest's parameters; searching every leaf, its top 5 equal exact search's."""
+    from fashion_tf.retrieval import build_index
+    from fashion_tf.retrieval.embeddings_io import read_embeddings
+
+    run = load_run(tiny_run)
+    ids, vectors, _ = read_embeddings(tiny_run / "embeddings.parquet")
+    build_index(ids, vectors, backend="scann", model_fingerprint=run.fingerprint, mode="tree", num_leaves=4,
+                num_leaves_to_search=4, reorder_candidates=len(ids)).save(tmp_path / "tree")
+    exact_path, scann_path = export.export_run(tiny_run, tmp_path / "out", name="tree", index_dir=tmp_path / "tree")
+    params = json.loads((scann_path / "assets" / "index_manifest.json").read_text())["params"]
+    assert params["num_leaves"] == 4 and params["resolved_mode"] == "tree"
+
+    def top5(path):
+        found = tf.saved_model.load(str(path)).signatures["similar"](images=tf.constant(query_bytes), k=tf.constant(5))
+        return found["item_ids"].numpy().tolist()
+
+    assert top5(scann_path) == top5(exact_path)

@@ -10,8 +10,11 @@ setup(
     version="0.1.0",
     description="Keras/TensorFlow model zoo for image-based fashion recommendation",
     python_requires=">=3.11,<3.12",
-    packages=find_packages(include=["fashion_tf", "fashion_tf.*"]),
+    # fashion_tf_client: the thin client, importable without TensorFlow (also installable
+    # alone: pip install ./client).
+    packages=find_packages(include=["fashion_tf", "fashion_tf.*", "fashion_tf_client", "fashion_tf_client.*"]),
     include_package_data=True,
+    package_data={"fashion_tf_client": ["protos/*.proto", "protos/*.binpb"]},
     install_requires=[
         "tensorflow==2.20.*",
         "tf-keras==2.20.*",

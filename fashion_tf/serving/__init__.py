@@ -1,9 +1,12 @@
-"""Serving: a thin TF Serving gRPC client and a stand-in TF Serving-protocol server
-(DESIGN.md sections 2 and 8). The server lives in :mod:`fashion_tf.serving.server`
-(imported on demand: it loads TensorFlow models)."""
-from fashion_tf.serving.client import Client
-from fashion_tf.serving.errors import (
-    DeadlineExceededError, FailedPreconditionError, InternalError, InvalidArgumentError, NotFoundError,
+"""Serving: the thin TF Serving client (:mod:`fashion_tf_client`, re-exported here) and a
+stand-in TF Serving-protocol server (DESIGN.md sections 2 and 8). The server lives in
+:mod:`fashion_tf.serving.server` (imported on demand: it loads TensorFlow models).
+
+``import fashion_tf`` imports TensorFlow; a backend that only calls a model server
+imports :mod:`fashion_tf_client` instead, which never does.
+"""
+from fashion_tf_client import (
+    Client, DeadlineExceededError, FailedPreconditionError, InternalError, InvalidArgumentError, NotFoundError,
     ResourceExhaustedError, ServingError, UnavailableError, UnimplementedError,
 )
 

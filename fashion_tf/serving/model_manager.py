@@ -1,4 +1,4 @@
-"""Model repository handling for the stand-in model server (DESIGN.md sections 2 and 8).
+"""Model repository handling for the stand-in model server.
 
 Follows TensorFlow Serving's file-system source: each model has a base path whose
 integer-named subdirectories are versions (``BASE/1/saved_model.pb``); the
@@ -19,8 +19,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from google.protobuf import text_format
-from tensorflow.core.protobuf import meta_graph_pb2, saved_model_pb2
+from tensorflow.core.protobuf import saved_model_pb2
 from tensorflow_serving.config import model_server_config_pb2
+
+from fashion_tf_client import messages
 
 log = logging.getLogger("fashion_tf.serving")
 
@@ -95,8 +97,9 @@ def version_directories(base_path: Path) -> dict[int, Path]:
     return found
 
 
-def read_signature_defs(version_dir: Path) -> dict[str, meta_graph_pb2.SignatureDef]:
-    """The serving MetaGraph's SignatureDefs, exactly as TF Serving reports them."""
+def read_signature_defs(version_dir: Path) -> dict[str, messages.SignatureDef]:
+    """The serving MetaGraph's SignatureDefs, exactly as TF Serving reports them (as the
+    wire-compatible messages the server answers with)."""
     saved_model = saved_model_pb2.SavedModel()
     pb = version_dir / "saved_model.pb"
     if pb.is_file():
@@ -105,7 +108,8 @@ def read_signature_defs(version_dir: Path) -> dict[str, meta_graph_pb2.Signature
         text_format.Parse((version_dir / "saved_model.pbtxt").read_text(), saved_model)
     for meta_graph in saved_model.meta_graphs:
         if "serve" in meta_graph.meta_info_def.tags:
-            return dict(meta_graph.signature_def)
+            return {key: messages.SignatureDef.FromString(value.SerializeToString())
+                    for key, value in meta_graph.signature_def.items()}
     raise ValueError(f"{version_dir}: no MetaGraph tagged 'serve'")
 
 

@@ -1,10 +1,11 @@
-"""``python -m fashion_tf.serving.server``: a TF Serving-protocol model server (DESIGN.md 2, 8).
+"""``python -m fashion_tf.serving.server``: a TF Serving-protocol model server.
 
 TensorFlow Serving is a C++ binary that cannot be installed on these machines; this is
-the stand-in for tests and laptops. It speaks the same gRPC API from
-``tensorflow_serving.apis`` -- PredictionService.Predict and GetModelMetadata,
-ModelService.GetModelStatus -- over the same model repository layout and models.config,
-and takes tensorflow_model_server's flag names, so a client cannot tell them apart::
+the stand-in for tests and laptops. It speaks the same gRPC API -- PredictionService.Predict
+and GetModelMetadata, ModelService.GetModelStatus, with the wire-compatible messages of
+:mod:`fashion_tf_client.messages` -- over the same model repository layout and
+models.config, and takes tensorflow_model_server's flag names, so a client cannot tell
+them apart::
 
     python -m fashion_tf.serving.server --port 8500 --model_name fashion --model_base_path export/fashion
     python -m fashion_tf.serving.server --port 8500 --model_config_file serving/models.config
@@ -30,18 +31,15 @@ import fashion_tf  # noqa: F401  (before TensorFlow: Keras 2 as tf.keras)
 import grpc
 import numpy as np
 import tensorflow as tf
-from tensorflow_serving.apis import (
-    get_model_metadata_pb2, get_model_status_pb2, model_service_pb2_grpc, predict_pb2,
-    prediction_service_pb2_grpc,
-)
 
 from fashion_tf.serving.model_manager import LoadedVersion, ModelManager, ModelSpec, read_model_config
-from fashion_tf.serving.tensors import dtype_name, make_ndarray, make_tensor_proto, shape_of
+from fashion_tf_client import messages as pb
+from fashion_tf_client.tensors import dtype_name, make_ndarray, make_tensor_proto, shape_of
 
 log = logging.getLogger("fashion_tf.serving")
 
 DEFAULT_MAX_REQUEST_BYTES = 64 * 1024 * 1024
-_STATE = get_model_status_pb2.ModelVersionStatus
+_STATE = pb.ModelVersionStatus
 
 
 class RequestError(Exception):
@@ -91,7 +89,7 @@ def _check_input(key: str, proto, spec) -> np.ndarray:
     return array
 
 
-class Servicer(prediction_service_pb2_grpc.PredictionServiceServicer, model_service_pb2_grpc.ModelServiceServicer):
+class Servicer:
     """PredictionService (Predict, GetModelMetadata) and ModelService (GetModelStatus)."""
 
     def __init__(self, manager: ModelManager, max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES):
@@ -150,14 +148,14 @@ class Servicer(prediction_service_pb2_grpc.PredictionServiceServicer, model_serv
             raise RequestError(_grpc_code_of(error), _tf_error_message(error)) from None
         except (TypeError, ValueError) as error:
             raise RequestError(grpc.StatusCode.INVALID_ARGUMENT, str(error).splitlines()[0]) from None
-        response = predict_pb2.PredictResponse()
+        response = pb.PredictResponse()
         response.model_spec.name = loaded.name
         response.model_spec.version.value = loaded.version
         response.model_spec.signature_name = name
         wanted = set(request.output_filter) or set(outputs)
         for key, value in outputs.items():
             if key in wanted:
-                response.outputs[key].CopyFrom(make_tensor_proto(value.numpy(), dtype=value.dtype.as_datatype_enum))
+                make_tensor_proto(value.numpy(), dtype=value.dtype.as_datatype_enum, into=response.outputs[key])
         return response
 
     def GetModelMetadata(self, request, context):
@@ -172,10 +170,10 @@ class Servicer(prediction_service_pb2_grpc.PredictionServiceServicer, model_serv
         if unsupported:
             raise RequestError(grpc.StatusCode.INVALID_ARGUMENT, f"Metadata field {unsupported[0]} is not supported")
         loaded = self._resolve(request.model_spec)
-        response = get_model_metadata_pb2.GetModelMetadataResponse()
+        response = pb.GetModelMetadataResponse()
         response.model_spec.name = loaded.name
         response.model_spec.version.value = loaded.version
-        signature_map = get_model_metadata_pb2.SignatureDefMap()
+        signature_map = pb.SignatureDefMap()
         for key, signature in loaded.signature_defs.items():
             signature_map.signature_def[key].CopyFrom(signature)
         response.metadata["signature_def"].Pack(signature_map)
@@ -197,7 +195,7 @@ class Servicer(prediction_service_pb2_grpc.PredictionServiceServicer, model_serv
             states = {version: states[version]}
         if not states:
             raise RequestError(grpc.StatusCode.NOT_FOUND, f"Could not find any versions of model {name}")
-        response = get_model_status_pb2.GetModelStatusResponse()
+        response = pb.GetModelStatusResponse()
         for version in sorted(states, reverse=True):
             state = states[version]
             entry = response.model_version_status.add(version=version, state=_STATE.State.Value(state.state))
@@ -253,8 +251,8 @@ def build_server(args, manager: ModelManager) -> tuple[grpc.Server, int]:
                  ("grpc.so_reuseport", 0)],
     )
     servicer = Servicer(manager, args.max_request_bytes)
-    prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(servicer, server)
-    model_service_pb2_grpc.add_ModelServiceServicer_to_server(servicer, server)
+    pb.add_servicer(server, pb.PREDICTION_SERVICE, servicer)
+    pb.add_servicer(server, pb.MODEL_SERVICE, servicer)
     port = server.add_insecure_port(f"{args.host}:{args.port}")
     if port == 0:
         raise OSError(f"cannot bind {args.host}:{args.port}")

@@ -1,71 +1,71 @@
-"""numpy <-> ``tensorflow.TensorProto`` without running TensorFlow ops.
+"""numpy <-> ``tensorflow.TensorProto`` without TensorFlow.
 
 Written by hand rather than with ``tf.make_tensor_proto``/``tf.make_ndarray`` because
-the client must stay thin and fast: numeric arrays travel as raw little-endian bytes in
-``tensor_content`` (what ``tf.make_tensor_proto`` does too), strings in ``string_val``.
+the client must import without TensorFlow and stay fast: numeric arrays travel as raw
+little-endian bytes in ``tensor_content`` (what ``tf.make_tensor_proto`` does too), strings in ``string_val``.
 Decoding also accepts the typed repeated fields (``float_val``, ``int_val``, ...) that
 TF Serving and other clients may send, including the one-value "fill" form.
 """
 from __future__ import annotations
 
 import numpy as np
-from tensorflow.core.framework import tensor_pb2, tensor_shape_pb2, types_pb2
+
+from fashion_tf_client import messages as pb
+from fashion_tf_client.messages import TensorProto, dtype_name
 
 # TF dtype enum <-> numpy dtype (little-endian, as TensorFlow stores tensor_content).
 _NUMPY_BY_DTYPE = {
-    types_pb2.DT_FLOAT: np.dtype("<f4"),
-    types_pb2.DT_DOUBLE: np.dtype("<f8"),
-    types_pb2.DT_HALF: np.dtype("<f2"),
-    types_pb2.DT_INT8: np.dtype("i1"),
-    types_pb2.DT_INT16: np.dtype("<i2"),
-    types_pb2.DT_INT32: np.dtype("<i4"),
-    types_pb2.DT_INT64: np.dtype("<i8"),
-    types_pb2.DT_UINT8: np.dtype("u1"),
-    types_pb2.DT_UINT16: np.dtype("<u2"),
-    types_pb2.DT_UINT32: np.dtype("<u4"),
-    types_pb2.DT_UINT64: np.dtype("<u8"),
-    types_pb2.DT_BOOL: np.dtype("?"),
+    pb.DT_FLOAT: np.dtype("<f4"),
+    pb.DT_DOUBLE: np.dtype("<f8"),
+    pb.DT_HALF: np.dtype("<f2"),
+    pb.DT_INT8: np.dtype("i1"),
+    pb.DT_INT16: np.dtype("<i2"),
+    pb.DT_INT32: np.dtype("<i4"),
+    pb.DT_INT64: np.dtype("<i8"),
+    pb.DT_UINT8: np.dtype("u1"),
+    pb.DT_UINT16: np.dtype("<u2"),
+    pb.DT_UINT32: np.dtype("<u4"),
+    pb.DT_UINT64: np.dtype("<u8"),
+    pb.DT_BOOL: np.dtype("?"),
 }
 _DTYPE_BY_KIND = {(d.kind, d.itemsize): enum for enum, d in _NUMPY_BY_DTYPE.items()}
 
 # The typed repeated field each dtype uses when tensor_content is empty.
 _VALUE_FIELD = {
-    types_pb2.DT_FLOAT: "float_val",
-    types_pb2.DT_DOUBLE: "double_val",
-    types_pb2.DT_HALF: "half_val",
-    types_pb2.DT_INT8: "int_val",
-    types_pb2.DT_INT16: "int_val",
-    types_pb2.DT_INT32: "int_val",
-    types_pb2.DT_UINT8: "int_val",
-    types_pb2.DT_UINT16: "int_val",
-    types_pb2.DT_INT64: "int64_val",
-    types_pb2.DT_UINT32: "uint32_val",
-    types_pb2.DT_UINT64: "uint64_val",
-    types_pb2.DT_BOOL: "bool_val",
-    types_pb2.DT_STRING: "string_val",
+    pb.DT_FLOAT: "float_val",
+    pb.DT_DOUBLE: "double_val",
+    pb.DT_HALF: "half_val",
+    pb.DT_INT8: "int_val",
+    pb.DT_INT16: "int_val",
+    pb.DT_INT32: "int_val",
+    pb.DT_UINT8: "int_val",
+    pb.DT_UINT16: "int_val",
+    pb.DT_INT64: "int64_val",
+    pb.DT_UINT32: "uint32_val",
+    pb.DT_UINT64: "uint64_val",
+    pb.DT_BOOL: "bool_val",
+    pb.DT_STRING: "string_val",
 }
-
-
-def dtype_name(dtype: int) -> str:
-    """'DT_FLOAT' -> for messages."""
-    return types_pb2.DataType.Name(dtype)
 
 
 def tf_dtype_of(array: np.ndarray) -> int:
     """The TF dtype enum of a numpy array; str/bytes/object arrays are DT_STRING."""
     if array.dtype.kind in "OSU":
-        return types_pb2.DT_STRING
+        return pb.DT_STRING
     try:
         return _DTYPE_BY_KIND[(array.dtype.kind, array.dtype.itemsize)]
     except KeyError:
         raise TypeError(f"numpy dtype {array.dtype} has no TensorFlow equivalent") from None
 
 
-def shape_proto(shape) -> tensor_shape_pb2.TensorShapeProto:
-    return tensor_shape_pb2.TensorShapeProto(dim=[tensor_shape_pb2.TensorShapeProto.Dim(size=int(s)) for s in shape])
+def fill_shape(proto, shape) -> None:
+    """Write ``shape`` into a TensorShapeProto (of any generated class)."""
+    del proto.dim[:]
+    for size in shape:
+        proto.dim.add(size=int(size))
 
 
-def shape_of(proto: tensor_shape_pb2.TensorShapeProto) -> tuple[int, ...] | None:
+def shape_of(proto) -> tuple[int, ...] | None:
     """A TensorShapeProto as a tuple (-1 for an unknown dimension), None for unknown rank."""
     if proto.unknown_rank:
         return None
@@ -82,19 +82,22 @@ def _to_bytes(value) -> bytes:
     raise TypeError(f"a string tensor holds bytes or str, got {type(value).__name__}")
 
 
-def make_tensor_proto(values, dtype: int | None = None) -> tensor_pb2.TensorProto:
+def make_tensor_proto(values, dtype: int | None = None, into=None):
     """numpy array (or anything np.asarray takes, or bytes) -> TensorProto.
 
-    ``dtype`` (a ``types_pb2`` enum) casts numeric arrays; strings may be bytes or str
-    (str is UTF-8 encoded).
+    ``dtype`` (a DataType enum number) casts numeric arrays; strings may be bytes or str
+    (str is UTF-8 encoded). ``into``: an empty TensorProto to fill (e.g.
+    ``response.outputs[key]``, or one of TensorFlow's own classes) instead of a new one.
     """
     if isinstance(values, (bytes, str)):
         array = np.array(values, dtype=object)
     else:
         array = np.asarray(values)
     enum = tf_dtype_of(array) if dtype is None else dtype
-    proto = tensor_pb2.TensorProto(dtype=enum, tensor_shape=shape_proto(array.shape))
-    if enum == types_pb2.DT_STRING:
+    proto = TensorProto() if into is None else into
+    proto.dtype = enum
+    fill_shape(proto.tensor_shape, array.shape)
+    if enum == pb.DT_STRING:
         if array.dtype.kind not in "OSU":
             raise TypeError(f"DT_STRING needs bytes or str values, got numpy {array.dtype}")
         proto.string_val.extend(_to_bytes(v) for v in array.reshape(-1).tolist())
@@ -106,11 +109,11 @@ def make_tensor_proto(values, dtype: int | None = None) -> tensor_pb2.TensorProt
     return proto
 
 
-def make_ndarray(proto: tensor_pb2.TensorProto) -> np.ndarray:
-    """TensorProto -> numpy array (strings as an object array of bytes)."""
+def make_ndarray(proto) -> np.ndarray:
+    """TensorProto (ours or TensorFlow's) -> numpy array (strings as an object array of bytes)."""
     shape = tuple(int(d.size) for d in proto.tensor_shape.dim)
     count = int(np.prod(shape, dtype=np.int64))
-    if proto.dtype == types_pb2.DT_STRING:
+    if proto.dtype == pb.DT_STRING:
         values = list(proto.string_val)
         if len(values) == 1 and count != 1:
             values = values * count  # the one-value fill form
@@ -123,7 +126,7 @@ def make_ndarray(proto: tensor_pb2.TensorProto) -> np.ndarray:
     if proto.tensor_content:
         return np.frombuffer(proto.tensor_content, dtype=target).reshape(shape).copy()
     field = getattr(proto, _VALUE_FIELD[proto.dtype])
-    if proto.dtype == types_pb2.DT_HALF:  # half_val holds the 16-bit patterns as int32
+    if proto.dtype == pb.DT_HALF:  # half_val holds the 16-bit patterns as int32
         values = np.asarray(field, dtype=np.uint16).view(np.float16)
     else:
         values = np.asarray(field, dtype=target)

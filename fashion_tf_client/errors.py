@@ -1,4 +1,4 @@
-"""Typed exceptions for gRPC statuses from a TF Serving-protocol server (DESIGN.md 8).
+"""Typed exceptions for the gRPC statuses of a TF Serving-protocol server.
 
 Every error keeps the gRPC status code (``.code``, a :class:`grpc.StatusCode`) and the
 server's message (``.details``), so callers can branch on the type and still show the

@@ -29,6 +29,7 @@ setup(
         "scikit-image>=0.22",
         "matplotlib>=3.7",
         "PyYAML>=6",
+        "krippendorff==0.9.0",  # inter-scorer agreement of the OHS (Krippendorff's alpha)
     ],
     extras_require={
         "dev": ["pytest>=7", "ruff>=0.4"],

@@ -16,7 +16,7 @@ import numpy as np
 
 import fashion_tf  # noqa: F401
 from fashion_tf.data.catalog import Catalog, load_catalog
-from fashion_tf.data.pipeline import make_dataset
+from fashion_tf.data.pipeline import image_files_dataset, make_dataset
 from fashion_tf.retrieval.embeddings_io import write_embeddings
 from fashion_tf.runs import Run, load_run
 
@@ -42,6 +42,16 @@ def compute_embeddings(run: Run, catalog: Catalog, split: str | None = None, bat
     if not vectors:
         raise ValueError(f"{catalog.root}: no readable images in split {split!r} to embed")
     return np.asarray(ids, dtype=object), np.concatenate(vectors)
+
+
+def embed_image_files(run: Run, paths, batch_size: int = 64) -> dict[str, np.ndarray]:
+    """Embeddings of arbitrary image files (street photos, queries), keyed by path as
+    given; unreadable files are skipped (and logged by the pipeline)."""
+    vectors = {}
+    for images, image_paths in image_files_dataset([str(p) for p in paths], run.image_size, batch_size):
+        embedded = run.embedding_model(images, training=False).numpy()
+        vectors.update(zip((p.decode() for p in image_paths.numpy()), embedded))
+    return vectors
 
 
 def run_catalog(run: Run, catalog_dir: str | Path | None) -> Catalog:

@@ -7,6 +7,8 @@
   point of background augmentation);
 - multi-label IoU / precision / recall / F1 on the test split (paper section 4.3).
 ``--compare RUN_A RUN_B ...`` prints runs side by side and plots street recall@k.
+``--ohs-sheets``, ``--ohs-score`` and ``--auto-ohs``: the objective-guided human score
+(paper sections 4.1 and 4.5; ``fashion_tf/evaluation/ohs_cli.py``).
 """
 from __future__ import annotations
 
@@ -18,8 +20,8 @@ from pathlib import Path
 import numpy as np
 
 import fashion_tf  # noqa: F401
-from fashion_tf.data.pipeline import image_files_dataset
-from fashion_tf.embed import run_catalog
+from fashion_tf.embed import embed_image_files, run_catalog
+from fashion_tf.evaluation.ohs_cli import add_ohs_arguments, run_ohs
 from fashion_tf.evaluation.retrieval_metrics import (
     ATTRIBUTES,
     agreement_at_k,
@@ -61,10 +63,7 @@ def street_scores(run: Run, catalog, index, attributes, batch_size=64) -> dict |
     if queries is None or len(queries) == 0:
         return None
     paths = [str(catalog.path(p)) for p in queries["image"]]
-    vectors = {}
-    for images, image_paths in image_files_dataset(paths, run.image_size, batch_size):
-        embedded = run.embedding_model(images, training=False).numpy()
-        vectors.update(zip((p.decode() for p in image_paths.numpy()), embedded))
+    vectors = embed_image_files(run, paths, batch_size)
     kept = [i for i, p in enumerate(paths) if p in vectors]
     true_ids = queries["item_id"].astype(str).to_numpy()[kept]
     found, _ = index.search(np.stack([vectors[paths[i]] for i in kept]), max(RECALL_K))
@@ -128,7 +127,10 @@ def main(argv=None) -> int:
     parser.add_argument("--compare", nargs="+", default=None, metavar="RUN", help="several runs side by side")
     parser.add_argument("--catalog", default=None, help="catalog directory (default: each run's)")
     parser.add_argument("--plot", default=None, help="recall@k picture (default: RUN/street_recall.png)")
+    add_ohs_arguments(parser)
     args = parser.parse_args(argv)
+    if (ohs_status := run_ohs(args)) is not None:
+        return ohs_status
     runs = args.compare or ([args.run] if args.run else None)
     if not runs:
         parser.error("give --run RUN or --compare RUN_A RUN_B ...")

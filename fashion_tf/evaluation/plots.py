@@ -47,9 +47,33 @@ def plot_recall_at_k(curves: dict[str, dict[int, float]], out: str | Path, title
     axis.set_ylim(0, 1)
     axis.grid(alpha=0.3)
     axis.legend()
+    return _save_single(fig, axis, out, title)
+
+
+def _save_single(fig, axis, out: str | Path, title: str) -> Path:
+    """Title, tight layout, write at 100 dpi and free the figure."""
     if title:
         axis.set_title(title)
     fig.tight_layout()
     fig.savefig(out, dpi=100)
     plt.close(fig)
     return Path(out)
+
+
+def plot_ohs_bars(table: pd.DataFrame, out: str | Path, title: str = "") -> Path:
+    """Grouped bars: one group per criterion (and OHS), one bar per system (rows of
+    ``table``, values in percent), the paper's Table I as a picture."""
+    columns = list(table.columns)
+    systems = list(table.index)
+    width = 0.8 / max(1, len(systems))
+    fig, axis = plt.subplots(figsize=(max(6.0, 1.0 * len(columns) + 1.5), 4))
+    for number, system in enumerate(systems):
+        positions = [c + (number - (len(systems) - 1) / 2) * width for c in range(len(columns))]
+        bars = axis.bar(positions, table.loc[system].to_numpy(dtype=float), width, label=str(system))
+        axis.bar_label(bars, fmt="%.0f", fontsize=7)
+    axis.set_xticks(range(len(columns)), [c.replace("_", "\n") for c in columns], fontsize=8)
+    axis.set_ylabel("%")
+    axis.set_ylim(0, 105)
+    axis.grid(axis="y", alpha=0.3)
+    axis.legend(fontsize=8)
+    return _save_single(fig, axis, out, title)

@@ -11,6 +11,7 @@ import cv2
 import numpy as np
 import pandas as pd
 import pytest
+from published_fixtures import amazon_2018_category_record
 
 import fashion_tf  # noqa: F401
 from fashion_tf.data import schema
@@ -51,7 +52,8 @@ AMAZON_URL = "https://images-na.ssl-images-amazon.com/images/I/"
 
 @pytest.fixture
 def amazon_src(tmp_path) -> Path:
-    """UCSD 2018 metadata (strict JSON), a 2014-style Python-literal line, gzip reviews."""
+    """UCSD 2018 metadata (strict JSON; the fashion file's imageURL lists and a category
+    file's "image" list), a 2014-style Python-literal line, gzip reviews."""
     src = tmp_path / "amazon"
     meta = [
         json.dumps({"asin": "B001", "title": "Women&#39;s Navy Maxi Dress",
@@ -69,6 +71,7 @@ def amazon_src(tmp_path) -> Path:
         json.dumps({"asin": "B004", "title": "No image here", "category": ["Women"],
                     "imageURL": [AMAZON_URL + "missing.jpg"]}),
         json.dumps({"asin": "B001", "title": "duplicate record"}),
+        json.dumps(amazon_2018_category_record()),
         "this line is not a record",
     ]
     src.mkdir()
@@ -86,6 +89,7 @@ def amazon_src(tmp_path) -> Path:
     write_image(src / "images" / "71aaa.jpg", 1)
     write_image(src / "images" / "sub" / "41bbb.jpg", 2)
     write_image(src / "images" / "B003.jpg", 3)
+    write_image(src / "images" / "41mVrqVFZlL.jpg", 4)
     return src
 
 
@@ -94,24 +98,37 @@ def test_amazon_import(amazon_src, tmp_path):
     report = import_amazon(amazon_src, out)
     catalog = load_catalog(out)
     items = catalog.items.set_index("item_id")
-    assert list(items.index) == ["B001", "B002", "B003"]
+    assert list(items.index) == ["B001", "B002", "B003", "B07BHQ9Q5X"]
     assert items.loc["B001", "title"] == "Women's Navy Maxi Dress"
+    # The category file's layout: "image" list, entities escaped twice, an HTML fragment.
+    assert items.loc["B07BHQ9Q5X", "title"] == "Women's Floral Wrap Dress"
+    assert items.loc["B07BHQ9Q5X", "category"] == \
+        "Clothing, Shoes & Jewelry > Women > Clothing > Dresses"
+    assert items.loc["B07BHQ9Q5X", "brand"] == "Floerns"
     assert items.loc["B001", "category"] == "Clothing, Shoes & Jewelry > Women > Clothing > Dresses"
     assert items.loc["B003", "category"] == "Clothing, Shoes & Jewelry > Girls > Skirts"
     assert items.loc["B002", "image"] == "images/B002.jpg"
     assert all(catalog.path(p).is_file() for p in items["image"])
     assert (items["domain"] == "shop").all() and all(v == [] for v in items["labels"])
     assert [items.loc[a, "split"] for a in items.index] == [assign_split(a) for a in items.index]
-    assert report.skipped == {"no local image": 1, "duplicate asin": 1,
-                              "unparseable line in meta_AMAZON_FASHION.json": 1,
-                              "review of a skipped item": 1, "duplicate review": 1}
+    assert report.skipped == {"no local image": 1, "duplicate item id": 1, "unreadable line": 1}
+    assert report.examples["unreadable line"] == [
+        "meta_AMAZON_FASHION.json line 7: this line is not a record"]
+    assert report.examples["no local image"] == ["B004"]
+    assert report.dropped == {"item not imported": 1,
+                              "repeated review of the same item by the same user": 1}
+    assert report.details["layouts"] == {"2014": 1, "2018": 5}
     inter = catalog.interactions
     assert inter[["user_id", "item_id", "rating", "timestamp"]].values.tolist() == [
         ["U1", "B001", 5, 1400000000], ["U1", "B002", 3, 1400000500],
         ["U2", "B003", 4, 1500000000]]
     assert str(inter["rating"].dtype) == "int64"
-    assert json.loads((out / "import_report.json").read_text())["num_items"] == 3
-    assert "imported 3 items" in report.summary()
+    saved = json.loads((out / "import_report.json").read_text())
+    assert saved["num_items"] == 4 and saved["interactions"] == {
+        "rows_read": 5, "rows_kept": 3, "written": 3,
+        "dropped": {"item not imported": 1,
+                    "repeated review of the same item by the same user": 1}}
+    assert "imported 4 items" in report.summary()
 
 
 def test_amazon_without_any_image_is_a_clear_error(amazon_src, tmp_path):

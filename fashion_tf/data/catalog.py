@@ -278,7 +278,8 @@ def _arrow_table(df: pd.DataFrame, spec: Mapping[str, tuple[str, bool]]) -> pa.T
                 values = [None if not isinstance(v, str) and pd.isna(v) else v for v in values]
             arrays.append(pa.array(values, type=fld.type))
         else:
-            arrays.append(pa.array(values.tolist()))
+            # from_pandas: NaN is a missing value (pandas reads null strings back as NaN).
+            arrays.append(pa.array(values.tolist(), from_pandas=True))
         names.append(str(column))
     return pa.Table.from_arrays(arrays, names=names)
 

@@ -12,7 +12,9 @@ import os
 from pathlib import Path
 
 from fashion_tf.data import schema
+from fashion_tf.data.importers import fashion_product_images, hm
 from fashion_tf.data.importers.amazon import import_amazon, read_json_lines
+from fashion_tf.data.importers.attribute_labels import LABEL_SOURCES
 from fashion_tf.data.importers.common import (
     IMAGE_MODES,
     ImportReport,
@@ -21,23 +23,36 @@ from fashion_tf.data.importers.common import (
     safe_id,
 )
 from fashion_tf.data.importers.deepfashion import import_deepfashion
+from fashion_tf.data.importers.fashion_product_images import (
+    import_fashion_product_images,
+)
 from fashion_tf.data.importers.folder import import_folder, title_from_filename
+from fashion_tf.data.importers.hm import import_hm
+from fashion_tf.data.importers.hm_transactions import purchases_to_rating
 from fashion_tf.data.importers.polyvore import import_polyvore
 
-FORMATS = ("amazon", "deepfashion", "polyvore", "folder")
+FORMATS = ("amazon", "fashion-product-images", "hm", "deepfashion", "polyvore", "folder")
+# The structured attributes that can seed labels (--labels-from), by format.
+ATTRIBUTE_COLUMNS = {"fashion-product-images": fashion_product_images.LABEL_COLUMNS,
+                     "hm": hm.LABEL_COLUMNS}
 
 __all__ = [
-    "FORMATS", "IMAGE_MODES", "ImportReport", "assign_split", "catalog_from_path",
-    "import_amazon", "import_catalog", "import_deepfashion", "import_folder",
-    "import_polyvore", "place_image", "read_json_lines", "safe_id", "title_from_filename",
+    "ATTRIBUTE_COLUMNS", "FORMATS", "IMAGE_MODES", "LABEL_SOURCES", "ImportReport", "assign_split",
+    "catalog_from_path", "import_amazon", "import_catalog", "import_deepfashion",
+    "import_fashion_product_images", "import_folder", "import_hm", "import_polyvore",
+    "place_image", "purchases_to_rating", "read_json_lines", "safe_id", "title_from_filename",
 ]
 
 
 def import_catalog(format: str, src: str | Path, out: str | Path, images: str | Path | None = None,
                    **options) -> ImportReport:
-    """Run the importer named ``format`` ("amazon", "deepfashion", "polyvore", "folder")."""
+    """Run the importer named ``format`` (one of ``FORMATS``)."""
     if format == "amazon":
         return import_amazon(src, out, images=images, **options)
+    if format == "fashion-product-images":
+        return import_fashion_product_images(src, out, images=images, **options)
+    if format == "hm":
+        return import_hm(src, out, images=images, **options)
     if format == "deepfashion":
         return import_deepfashion(src, out, images=images, **options)
     if format == "polyvore":

@@ -1,48 +1,51 @@
-"""Amazon Fashion / Clothing, Shoes & Jewelry (UCSD, McAuley lab), the paper's data.
+"""Amazon Fashion / Clothing, Shoes & Jewelry (UCSD, McAuley lab): the paper's data.
 
-Reads the JSON-lines files as distributed (optionally .gz):
-  reviews:  {"overall": 5.0, "reviewerID": "A1..", "asin": "B00..", "unixReviewTime": 1.4e9, ...}
-  metadata: {"asin", "title", "category": [...] (2018) or "categories": [[...]] (2014),
-             "imageURLHighRes"/"imageURL": [urls] (2018) or "imUrl": url (2014), "brand"}
-Older metadata files hold Python dict literals rather than JSON; both are read.
-Image URLs are resolved to local files, because nothing is downloaded here: by the URL's
-basename anywhere under the images folder (also without Amazon's "._SX300_" size
-suffix), or by "<asin>.jpg". Items with no local image are skipped and counted.
+Reads the 2014, 2018 and 2023 releases as downloaded (``amazon_records`` describes
+them), gzip or plain. Image URLs are resolved to local files, because nothing is
+downloaded here: by the URL's basename anywhere under the images folder (also
+without Amazon's "._SX300_" size suffix), or by "<id>.jpg". Items with no local image
+are skipped and counted. Reviews (or the ratings-only CSV files) become interactions:
+one per user and item (the first review), rating 1-5, timestamp in seconds.
 """
 from __future__ import annotations
 
 import ast
-import gzip
-import html
+import csv
 import json
 import re
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 import pandas as pd
 
+from fashion_tf.data.importers import amazon_records as records
 from fashion_tf.data.importers.common import (
     IMAGE_EXTENSIONS,
     ImportReport,
     Progress,
     assign_split,
     find_images,
+    open_text,
     place_image,
     safe_id,
     write_catalog,
 )
 
 _SIZE_SUFFIX = re.compile(r"\._[^./]*_(?=\.[A-Za-z]+$)")
+_DATA_SUFFIXES = (".json", ".json.gz", ".jsonl", ".jsonl.gz", ".csv", ".csv.gz", ".gz")
 
 
-def read_json_lines(path: str | Path, skipped: Counter | None = None) -> Iterator[dict]:
-    """Records of a JSON-lines file (.gz or plain); Python-literal lines are accepted."""
+def read_json_lines(path: str | Path,
+                    on_error: Callable[[int, str], None] | None = None) -> Iterator[dict]:
+    """Records of a JSON-lines file (gzip or plain); Python-literal lines (2014) too.
+
+    ``on_error(line_number, text)`` is called for each line that is no record.
+    """
     path = Path(path)
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt", encoding="utf-8") as lines:
-        for line in lines:
+    with open_text(path) as lines:
+        for number, line in enumerate(lines, start=1):
             line = line.strip()
             if not line:
                 continue
@@ -51,79 +54,82 @@ def read_json_lines(path: str | Path, skipped: Counter | None = None) -> Iterato
             except json.JSONDecodeError:
                 try:
                     record = ast.literal_eval(line)
-                except (ValueError, SyntaxError):
-                    if skipped is not None:
-                        skipped[f"unparseable line in {path.name}"] += 1
-                    continue
+                except (ValueError, SyntaxError, MemoryError, RecursionError):
+                    record = None
             if isinstance(record, dict):
                 yield record
+            elif on_error is not None:
+                on_error(number, line)
+
+
+def _stem(path: Path) -> str:
+    name = path.name
+    for suffix in (".gz", ".jsonl", ".json", ".csv"):
+        name = name.removesuffix(suffix)
+    return name
 
 
 def find_amazon_files(src: str | Path) -> tuple[Path | None, Path]:
-    """(reviews, metadata) in a folder: the metadata file's name starts with "meta"."""
+    """(reviews, metadata) in a folder.
+
+    The metadata file's name starts with "meta"; the reviews file is the one named
+    after the same category ("meta_X" -> "X", "reviews_X" or "ratings_X", reviews
+    before ratings-only CSV), else the only other data file.
+    """
     src = Path(src)
-    if src.is_file():
-        return None, src
-    files = sorted(p for p in src.iterdir()
-                   if p.is_file() and p.name.lower().endswith((".json", ".json.gz", ".jsonl",
-                                                               ".jsonl.gz")))
+    files = sorted(p for p in src.iterdir() if p.is_file() and p.name.endswith(_DATA_SUFFIXES))
     metas = [p for p in files if p.name.lower().startswith("meta")]
-    reviews = [p for p in files if not p.name.lower().startswith("meta")]
+    others = [p for p in files if not p.name.lower().startswith("meta")]
     if not metas:
-        raise FileNotFoundError(f"{src}: no metadata file (meta_*.json[.gz]) found; "
-                                f"found {[p.name for p in files]}")
-    return (reviews[0] if reviews else None), metas[0]
+        raise FileNotFoundError(f"{src}: no metadata file (meta_<Category>.json[l][.gz]) "
+                                f"found; found {[p.name for p in files]}")
+    if len(metas) > 1:
+        raise ValueError(f"{src}: several metadata files {[p.name for p in metas]}; "
+                         "pass one as --src")
+    category = _stem(metas[0]).removeprefix("meta_")
+    named = [p for p in others
+             if _stem(p) in (category, f"reviews_{category}", f"ratings_{category}")]
+    named.sort(key=lambda p: p.name.endswith((".csv", ".csv.gz")))
+    if named:
+        return named[0], metas[0]
+    if len(others) > 1:
+        raise ValueError(f"{src}: several review files {[p.name for p in others]} and none "
+                         f"named after {metas[0].name}; pass one with --reviews")
+    return (others[0] if others else None), metas[0]
 
 
-def category_path(meta: dict) -> str:
-    """"Clothing, Shoes & Jewelry > Women > Clothing > Dresses" from either format."""
-    category = meta.get("category")
-    if not category:
-        categories = meta.get("categories") or []
-        category = categories[0] if categories and isinstance(categories[0], list) else categories
-    parts = [html.unescape(str(c)).strip() for c in (category or []) if isinstance(c, str)]
-    # Some 2018 records carry HTML fragments in the category list.
-    return " > ".join(p for p in parts if p and "<" not in p)
-
-
-def image_urls(meta: dict) -> list[str]:
-    """Image URLs, largest first (2018 "imageURLHighRes", "imageURL"; 2014 "imUrl")."""
-    urls: list[str] = []
-    for key in ("imageURLHighRes", "imageURL", "imUrl"):
-        value = meta.get(key) or []
-        urls.extend([value] if isinstance(value, str) else [u for u in value if isinstance(u, str)])
-    return urls
-
-
-def resolve_image(asin: str, urls: list[str], index: dict[str, Path]) -> Path | None:
-    """The local file of an item: a URL's basename, then "<asin>.<ext>"."""
+def resolve_image(item: str, urls: list[str], index: dict[str, Path]) -> Path | None:
+    """The local file of an item: a URL's basename, then "<item id>.<ext>"."""
     for url in urls:
         name = unquote(Path(urlparse(url).path).name)
         for candidate in (name, _SIZE_SUFFIX.sub("", name)):
             if candidate in index:
                 return index[candidate]
     for ext in IMAGE_EXTENSIONS:
-        if asin + ext in index:
-            return index[asin + ext]
+        if item + ext in index:
+            return index[item + ext]
     return None
 
 
 def import_amazon(metadata: str | Path, out: str | Path, reviews: str | Path | None = None,
                   images: str | Path | None = None, *, image_mode: str = "link",
-                  labels: bool = False, min_count: int = 50,
-                  final_count: int = 100) -> ImportReport:
-    """Import Amazon Fashion metadata (+ reviews as interactions) into a catalog directory.
+                  labels: bool = False, min_count: int = 50, final_count: int = 100,
+                  labels_from: str = "titles") -> ImportReport:
+    """Import Amazon metadata (+ reviews as interactions) of any release.
 
     Args:
-        metadata: meta_*.json[.gz] (or a folder holding it and the reviews file).
+        metadata: meta_<Category>.json[l][.gz] (or a folder holding it and the
+            reviews file).
         out: the catalog directory to write.
-        reviews: the reviews file; ratings become interactions.parquet.
+        reviews: reviews JSON-lines or ratings-only CSV; default: found next to the
+            metadata (``find_amazon_files``).
         images: folder of downloaded images (searched recursively); default
             ``<metadata folder>/images``.
         image_mode: "link", "copy", "symlink" or "reference" (see ``place_image``).
         labels: run label extraction (paper section 4.2) with min_count/final_count.
+        labels_from: only "titles": Amazon has no structured attributes.
 
-    Splits are 80/10/10 by a hash of the asin; every item is a "shop" image.
+    Splits are 80/10/10 by a hash of the item id; every item is a "shop" image.
     """
     metadata = Path(metadata)
     if metadata.is_dir():
@@ -134,67 +140,135 @@ def import_amazon(metadata: str | Path, out: str | Path, reviews: str | Path | N
     images = Path(images) if images is not None else metadata.parent / "images"
     index = find_images(images)
     report = ImportReport("amazon", Path(out))
+    report.details.update(metadata=metadata.name, images=str(images))
+    layouts: Counter = Counter()
     rows, seen = [], set()
     progress = Progress("metadata")
-    for meta in read_json_lines(metadata, report.skipped):
+
+    def unreadable(number: int, line: str) -> None:
+        report.skip("unreadable line", f"{metadata.name} line {number}: {line[:40]}")
+
+    for meta in read_json_lines(metadata, unreadable):
         progress.step()
-        asin = str(meta.get("asin") or "").strip()
-        if not asin:
-            report.skipped["metadata without asin"] += 1
+        layout = records.metadata_layout(meta)
+        layouts[layout] += 1
+        item = records.item_id(meta, layout)
+        if not item:
+            key = "parent_asin" if layout == "2023" else "asin"
+            report.skip(f"missing field {key}", f"{records.clean_text(meta.get('title'))[:40]!r}")
             continue
-        if asin in seen:
-            report.skipped["duplicate asin"] += 1
+        if item in seen:
+            report.skip("duplicate item id", item)
             continue
-        seen.add(asin)
-        source = resolve_image(asin, image_urls(meta), index)
+        seen.add(item)
+        source = resolve_image(item, records.image_urls(meta, layout), index)
         if source is None:
-            report.skipped["no local image"] += 1
+            report.skip("no local image", item)
             continue
         rows.append({
-            "item_id": asin,
-            "image": place_image(source, report.out, safe_id(asin), image_mode),
-            "category": category_path(meta),
-            "title": html.unescape(str(meta.get("title") or "")).strip(),
+            "item_id": item,
+            "image": place_image(source, report.out, safe_id(item), image_mode),
+            "category": records.category_path(meta, layout),
+            "title": records.clean_text(meta.get("title")),
             "labels": [],
-            "split": assign_split(asin),
+            "split": assign_split(item),
             "domain": "shop",
+            "brand": records.brand(meta, layout),
         })
     progress.done()
+    report.details["layouts"] = dict(sorted(layouts.items()))
     interactions = None
     if reviews is not None:
-        interactions = read_reviews(reviews, {r["item_id"] for r in rows}, report.skipped)
+        reviews = Path(reviews)
+        report.details["reviews"] = reviews.name
+        item_ids = {r["item_id"] for r in rows}
+        if reviews.name.endswith((".csv", ".csv.gz")):
+            interactions = read_ratings_csv(reviews, item_ids, report)
+        else:
+            interactions = read_reviews(reviews, item_ids, report)
     return write_catalog(report, rows, interactions, labels=labels, min_count=min_count,
-                         final_count=final_count)
+                         final_count=final_count, labels_from=labels_from)
 
 
-def read_reviews(path: str | Path, item_ids: set[str], skipped: Counter) -> pd.DataFrame:
-    """Ratings of imported items: user_id, item_id, rating (int 1-5), timestamp (s).
+class _Ratings:
+    """Collects one rating per (user, item): the first one, 1-5, of imported items."""
 
-    A user's repeated review of the same item keeps the first one.
-    """
-    records, seen = [], set()
-    progress = Progress("reviews")
-    for review in read_json_lines(path, skipped):
-        progress.step()
-        user, asin, overall = review.get("reviewerID"), review.get("asin"), review.get("overall")
-        if user is None or asin is None or overall is None:
-            skipped["review missing reviewerID/asin/overall"] += 1
-            continue
-        if asin not in item_ids:
-            skipped["review of a skipped item"] += 1
-            continue
+    def __init__(self, item_ids: set[str], report: ImportReport):
+        self.item_ids, self.report = item_ids, report
+        self.rows: list[tuple[str, str, int, int]] = []
+        self.seen: set[tuple[str, str]] = set()
+
+    def add(self, user: str, item: str, value, timestamp: int, where: str) -> None:
+        report = self.report
+        report.interaction_rows_read += 1
+        if item not in self.item_ids:
+            report.drop("item not imported", f"{where}: {item}")
+            return
         try:
-            rating = round(float(overall))
+            rating = round(float(value))
         except (TypeError, ValueError):
             rating = 0
         if not 1 <= rating <= 5:
-            skipped["review rating outside 1-5"] += 1
+            report.drop("rating outside 1-5", f"{where}: {value!r}")
+            return
+        if (user, item) in self.seen:
+            report.drop("repeated review of the same item by the same user", where)
+            return
+        self.seen.add((user, item))
+        self.rows.append((user, item, rating, timestamp))
+
+    def frame(self) -> pd.DataFrame:
+        return pd.DataFrame(self.rows, columns=["user_id", "item_id", "rating", "timestamp"]
+                            ).astype({"rating": "int64", "timestamp": "int64"})
+
+
+def read_reviews(path: str | Path, item_ids: set[str], report: ImportReport) -> pd.DataFrame:
+    """Ratings of imported items from a reviews JSON-lines file of any layout."""
+    path = Path(path)
+    ratings = _Ratings(item_ids, report)
+    number = 0
+
+    def unreadable(line_number: int, line: str) -> None:
+        report.interaction_rows_read += 1
+        report.drop("unreadable line", f"{path.name} line {line_number}: {line[:40]}")
+
+    progress = Progress("reviews")
+    for number, review in enumerate(read_json_lines(path, unreadable), start=1):
+        progress.step()
+        fields = records.review_fields(review)
+        if fields is None:
+            report.interaction_rows_read += 1
+            report.drop("missing field user/item/rating", f"{path.name} record {number}")
             continue
-        if (user, asin) in seen:
-            skipped["duplicate review"] += 1
-            continue
-        seen.add((user, asin))
-        records.append((str(user), str(asin), rating, int(review.get("unixReviewTime") or 0)))
+        ratings.add(*fields, where=f"{path.name} record {number}")
     progress.done()
-    return pd.DataFrame(records, columns=["user_id", "item_id", "rating", "timestamp"]).astype(
-        {"rating": "int64", "timestamp": "int64"})
+    return ratings.frame()
+
+
+def read_ratings_csv(path: str | Path, item_ids: set[str], report: ImportReport,
+                     probe_rows: int = 1000) -> pd.DataFrame:
+    """Ratings from a ratings-only CSV: 2014 "user,item,rating,timestamp", 2018
+    "item,user,rating,timestamp", no header. Which column holds the items is read
+    from the rows: the one whose first ``probe_rows`` values name more imported items.
+    """
+    path = Path(path)
+    with open_text(path) as handle:
+        probe = [row for _, row in zip(range(probe_rows), csv.reader(handle))]
+    hits = [sum(1 for row in probe if len(row) == 4 and row[c] in item_ids) for c in (0, 1)]
+    item_col = 0 if hits[0] > hits[1] else 1
+    report.details["ratings_columns"] = ("item,user" if item_col == 0 else "user,item") + \
+        ",rating,timestamp"
+    ratings = _Ratings(item_ids, report)
+    with open_text(path) as handle:
+        for number, row in enumerate(csv.reader(handle), start=1):
+            where = f"{path.name} line {number}"
+            if len(row) != 4:
+                report.interaction_rows_read += 1
+                report.drop("unreadable line", f"{where}: {','.join(row)[:40]}")
+                continue
+            try:
+                timestamp = int(float(row[3]))
+            except ValueError:
+                timestamp = 0
+            ratings.add(row[1 - item_col], row[item_col], row[2], timestamp, where)
+    return ratings.frame()

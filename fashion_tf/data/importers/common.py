@@ -7,7 +7,9 @@ An importer turns a public dataset's own layout into a catalog directory
 """
 from __future__ import annotations
 
+import gzip
 import hashlib
+import io
 import json
 import os
 import re
@@ -73,6 +75,23 @@ def place_image(source: Path, out: Path, name: str, mode: str = "link") -> str:
     return rel.as_posix()
 
 
+def is_gzip(path: str | Path) -> bool:
+    """True when the file starts with the gzip magic bytes, whatever its name says
+    (browsers and download tools sometimes drop or add the ".gz")."""
+    with open(path, "rb") as handle:
+        return handle.read(2) == b"\x1f\x8b"
+
+
+def open_text(path: str | Path) -> io.TextIOBase:
+    """A text handle on a plain or gzip file, told apart by its first bytes.
+
+    A UTF-8 byte-order mark, which spreadsheet tools write, is skipped.
+    """
+    if is_gzip(path):
+        return gzip.open(path, "rt", encoding="utf-8-sig", newline="")
+    return open(path, encoding="utf-8-sig", newline="")
+
+
 def find_images(root: Path) -> dict[str, Path]:
     """Basename -> path of every image file under ``root`` (first one found wins)."""
     found: dict[str, Path] = {}
@@ -86,16 +105,47 @@ def find_images(root: Path) -> dict[str, Path]:
     return found
 
 
+EXAMPLES_PER_REASON = 3
+
+
 @dataclass
 class ImportReport:
-    """What an importer did: the catalog it wrote and what it skipped, by reason."""
+    """What an importer did: the catalog it wrote, and what it left out and why.
+
+    ``skipped`` counts source items that did not become catalog rows, by reason;
+    ``dropped`` counts source interaction rows (reviews, transactions) that did not
+    become interactions, by reason. ``examples`` keeps the first few of each reason
+    (a line number, an id) so that a user can look them up in the source files.
+    ``details`` holds what the importer found out on its way (the detected layout,
+    the files read, how ratings were made).
+    """
 
     format: str
     out: Path
     num_items: int = 0
     num_interactions: int = 0
     skipped: Counter = field(default_factory=Counter)
+    dropped: Counter = field(default_factory=Counter)
+    examples: dict[str, list[str]] = field(default_factory=dict)
+    interaction_rows_read: int = 0
+    details: dict = field(default_factory=dict)
     catalog: Catalog | None = None
+
+    def _example(self, reason: str, example) -> None:
+        if example is not None:
+            kept = self.examples.setdefault(reason, [])
+            if len(kept) < EXAMPLES_PER_REASON:
+                kept.append(str(example)[:160])
+
+    def skip(self, reason: str, example=None, count: int = 1) -> None:
+        """Count ``count`` source items left out for ``reason``."""
+        self.skipped[reason] += count
+        self._example(reason, example)
+
+    def drop(self, reason: str, example=None, count: int = 1) -> None:
+        """Count ``count`` source interaction rows left out for ``reason``."""
+        self.dropped[reason] += count
+        self._example(reason, example)
 
     def summary(self) -> str:
         skipped = ", ".join(f"{n} {reason}" for reason, n in sorted(self.skipped.items()))
@@ -107,9 +157,37 @@ class ImportReport:
                 f"{self.num_interactions} interactions -> {self.out}; "
                 f"skipped: {skipped or 'none'}")
 
+    def table(self) -> str:
+        """The report as a plain-text table: one line per count, examples beside it."""
+        rows: list[tuple[str, int, str]] = [("items imported", self.num_items, "")]
+        for reason, n in sorted(self.skipped.items(), key=lambda kv: (-kv[1], kv[0])):
+            rows.append((f"items skipped: {reason}", n, reason))
+        if self.interaction_rows_read or self.num_interactions or self.dropped:
+            kept = self.interaction_rows_read - sum(self.dropped.values())
+            rows += [("interaction rows read", self.interaction_rows_read, ""),
+                     ("interaction rows kept", kept, "")]
+            for reason, n in sorted(self.dropped.items(), key=lambda kv: (-kv[1], kv[0])):
+                rows.append((f"  dropped: {reason}", n, reason))
+            rows.append(("interactions written", self.num_interactions, ""))
+        width = max(len(label) for label, _, _ in rows)
+        lines = [f"{self.format} import -> {self.out}"]
+        for label, n, reason in rows:
+            examples = self.examples.get(reason) if reason else None
+            shown = f"  e.g. {'; '.join(examples)}" if examples else ""
+            lines.append(f"  {label:<{width}} {n:>10}{shown}")
+        return "\n".join(lines)
+
     def to_json(self) -> dict:
+        kept = self.interaction_rows_read - sum(self.dropped.values())
         return {"format": self.format, "num_items": self.num_items,
-                "num_interactions": self.num_interactions, "skipped": dict(self.skipped)}
+                "skipped": dict(sorted(self.skipped.items())),
+                "interactions": {"rows_read": self.interaction_rows_read,
+                                 "rows_kept": kept,
+                                 "dropped": dict(sorted(self.dropped.items())),
+                                 "written": self.num_interactions},
+                "num_interactions": self.num_interactions,
+                "examples": {k: list(v) for k, v in sorted(self.examples.items())},
+                "details": self.details}
 
 
 class Progress:
@@ -131,8 +209,14 @@ class Progress:
 
 def write_catalog(report: ImportReport, rows: Iterable[dict],
                   interactions: pd.DataFrame | None = None, *, labels: bool = False,
-                  min_count: int = 50, final_count: int = 100) -> ImportReport:
-    """Save the imported rows (sorted by item_id) as a catalog; optionally label it."""
+                  min_count: int = 50, final_count: int = 100, labels_from: str = "titles",
+                  attribute_columns: tuple[str, ...] = ()) -> ImportReport:
+    """Save the imported rows (sorted by item_id) as a catalog; optionally label it.
+
+    With ``labels``, ``labels_from`` picks the source: "titles" (label extraction from
+    category + title, paper section 4.2), "attributes" (the values of
+    ``attribute_columns``) or "both" (see ``attribute_labels.label_catalog_from``).
+    """
     items = pd.DataFrame(list(rows), columns=None)
     if items.empty:
         raise ValueError(f"{report.format} import found no usable items "
@@ -151,12 +235,14 @@ def write_catalog(report: ImportReport, rows: Iterable[dict],
         (report.out / stale).unlink(missing_ok=True)
     catalog = save_catalog(items, report.out, interactions=interactions)
     if labels:
-        from fashion_tf.data.labels import label_catalog
+        from fashion_tf.data.importers.attribute_labels import label_catalog_from
 
-        catalog = label_catalog(report.out, min_count, final_count)
+        catalog = label_catalog_from(report.out, labels_from, attribute_columns,
+                                     min_count, final_count)
+        report.details["labels_from"] = labels_from
     report.catalog = catalog
     report.num_items = len(catalog.items)
     report.num_interactions = 0 if catalog.interactions is None else len(catalog.interactions)
-    (report.out / REPORT_FILE).write_text(json.dumps(report.to_json(), indent=1) + "\n",
-                                          encoding="utf-8")
+    (report.out / REPORT_FILE).write_text(
+        json.dumps(report.to_json(), indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     return report

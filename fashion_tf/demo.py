@@ -15,6 +15,7 @@ from pathlib import Path
 
 import fashion_tf  # noqa: F401
 from fashion_tf import evaluate, export, recommend, train
+from fashion_tf.config import config_for
 from fashion_tf.data.catalog import load_catalog
 from fashion_tf.data.demo_shop import ensure_demo_shop
 from fashion_tf.runs import CONFIG_FILE, load_run
@@ -38,8 +39,8 @@ def main(argv=None) -> int:
         print(f"[2/5] reusing the finished run {run_dir} (--retrain to train again)", flush=True)
     else:
         print(f"[2/5] training {args.model} on the demo shop", flush=True)
-        train.train(train.parse_args(["--model", args.model, "--out", str(run_dir), "--weights", "imagenet"]
-                                     + (["--overwrite"] if args.retrain else [])))
+        # weights "auto": ImageNet when Keras can get them, else from scratch (recorded).
+        train.train(config_for(args.model, out=str(run_dir), weights="auto"), overwrite=args.retrain)
     run = load_run(run_dir)
 
     print("[3/5] evaluating", flush=True)

@@ -1,4 +1,4 @@
-"""The model zoo: a registry of named, configured models (DESIGN.md section 6).
+"""The model zoo: a registry of named, configured models (docs/design.md, "The zoo").
 
 Like timm's registry: ``list_models()``, ``get_entry(name)``, ``create_model(name, ...)``.
 Each ``ZooEntry`` holds what travels with a model: how to build it, its default input
@@ -44,9 +44,10 @@ class ZooEntry:
         builder: callable returning a ``tf.keras.Model`` (see module docstring).
         config: architecture keyword arguments passed to ``builder``.
         default_image_size: input side in pixels, or None for models without image input.
-        augmentation: "standard" or "heavy" standard augmentation (DESIGN.md section 5).
+        augmentation: "standard" or "heavy" standard augmentation (docs/design.md, "Augmentation").
         background_p: probability of background augmentation per training image.
-        recipe: training defaults: optimizer, learning_rate, batch_size, epochs, ...
+        recipe: training defaults; every key is a ``fashion_tf.config.TrainConfig``
+            field (optimizer, learning_rate, batch_size, epochs, ...).
         paper: the source paper's numbers for this model (fractions, not percent).
         source: where the entry comes from (paper, table, figure).
     """
@@ -201,7 +202,7 @@ def read_card(name: str, cards_dir: str | os.PathLike = CARDS_DIR) -> dict[str, 
     return card
 
 
-# --- the paper's feature extractors (seeds 000/001) and its Fig. 11 baselines -------------
+# --- the paper's feature extractors (V1-V5 of Table I) and its Fig. 11 baselines ----------
 
 # The paper fine-tunes the whole network "with dropout, regularisations, early stopping"
 # but gives no optimiser settings; these are ours, for fine-tuning an ImageNet backbone.
@@ -211,18 +212,18 @@ _FINE_TUNE_RECIPE = {
     "batch_size": 32,
     "epochs": 30,
     "early_stopping_patience": 5,
-    "loss": "weighted_multilabel (paper eq. 1-3)",
+    "loss": "weighted_multilabel",  # paper eq. 1-3, fashion_tf/losses.py
 }
 # Without ImageNet weights (no network) the trainer uses the scratch rate instead.
 # Measured on the 800-item demo shop at 64 px, 25 epochs: ResNet50 (v1) test IoU 0.372
 # at 1e-3 against 0.213 at 3e-3; EfficientNetB3 + shallow (v5) val IoU 0.31 at 3e-3
 # against 0.25 at 1e-3 after 6 epochs.
 _SCRATCH_LEARNING_RATE = {"efficientnetb3": 3e-3, "efficientnetb0": 3e-3}
-_PAPER = "Mohammadi, Bodaghi & Kalhor, Single-Item Fashion Recommender (seeds 000, 001)"
+_PAPER = "Mohammadi, Bodaghi & Kalhor, Single-Item Fashion Recommender: Towards Cross-Domain Recommendations"
 
 
 def _table1(iou, category, subtype, texture, color, variety, details, shape, ohs) -> dict[str, Any]:
-    """Paper 001 Table I (background-augmented, street-to-shop queries), as fractions."""
+    """The paper's Table I (conference version; background-augmented, street-to-shop queries), as fractions."""
     return {
         "test_iou": iou,
         "ohs": ohs,
@@ -260,7 +261,7 @@ _classifier(
     "v2", "ResNet50 + shallow branch (paper Fig. 2), background augmentation", "resnet50", True, 224,
     paper={
         **_table1(0.439, 0.937, 0.704, 0.777, 0.683, 0.327, 0.435, 0.317, 0.740),
-        # Sec. 4.2 of 000: the Fig. 2 network on in-shop Amazon Fashion (1102 labels),
+        # Section 4.2 of the long version: the Fig. 2 network on in-shop Amazon Fashion (1102 labels),
         # before background augmentation.
         "amazon_fashion_in_shop": {"iou": 0.444, "precision": 0.731, "recall": 0.484},
     },

@@ -43,12 +43,11 @@ def tiny_shop(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_run(tiny_shop, tmp_path_factory) -> Path:
-    """A finished run of the `tiny` zoo model on the tiny shop (2 epochs, 48 px)."""
+    """A finished run of the `tiny` zoo model on the tiny shop (2 epochs, 48 px), with the
+    default weights ("auto": the tiny CNN has no ImageNet weights, so from scratch)."""
     from fashion_tf import train
+    from fashion_tf.config import config_for
 
     out = tmp_path_factory.mktemp("runs") / "tiny"
-    train.train(train.parse_args([
-        "--model", "tiny", "--data", str(tiny_shop), "--epochs", "2", "--image-size", "48",
-        "--batch-size", "16", "--weights", "none", "--out", str(out),
-    ]))
+    train.train(config_for("tiny", data=str(tiny_shop), epochs=2, image_size=48, batch_size=16, out=str(out)))
     return out

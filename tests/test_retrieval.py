@@ -1,4 +1,4 @@
-"""Retrieval package: embedding files, brute force and ScaNN indexes, manifests (DESIGN.md 7)."""
+"""Retrieval package: embedding files, brute force and ScaNN indexes, manifests (docs/design.md, "Retrieval")."""
 import json
 
 import numpy as np
@@ -93,6 +93,15 @@ def test_errors_empty_and_dimension():
         index.search(np.ones((2, 3)), 3)
     with pytest.raises(ValueError, match="duplicate item ids"):
         build_index(["x", "x"], unit_vectors(2, 4), backend="brute")
+
+
+def test_misspelt_parameters_are_type_errors_naming_them():
+    with pytest.raises(TypeError, match="'num_leave'"):
+        build_index(item_ids(5), unit_vectors(5, 4), backend="scann", num_leave=4)
+    with pytest.raises(TypeError, match="'block_row'"):
+        build_index(item_ids(5), unit_vectors(5, 4), backend="brute", block_row=8)
+    with pytest.raises(TypeError, match="'num_leaves'"):  # a ScaNN setting is no exact-index setting
+        BruteForceIndex(num_leaves=4)
 
 
 @pytest.mark.parametrize("backend,params", [("brute", {}), ("scann", {"mode": "tree"}),

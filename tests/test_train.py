@@ -15,6 +15,8 @@ import pytest
 import tensorflow as tf
 
 from fashion_tf import train
+from fashion_tf.config import TrainConfig, config_for
+from fashion_tf.models import backbones
 from fashion_tf.runs import RunError, load_run
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -26,6 +28,11 @@ def test_run_directory_holds_everything_to_rebuild(tiny_run, tiny_shop):
         assert (tiny_run / name).is_file(), name
     config = json.loads((tiny_run / "config.json").read_text())
     assert config["model"] == "tiny" and config["image_size"] == 48 and config["status"] == "finished"
+    # the tiny CNN has no ImageNet weights: "auto" trained from scratch and says so
+    assert config["weights"] == "auto" and config["weights_used"] == "none"
+    assert config["run_name"] == "tiny_scratch"
+    assert config["learning_rate_used"] == config["scratch_learning_rate"]
+    assert TrainConfig.from_dict(config).epochs == 2
     assert config["vocabulary"] == json.loads((tiny_shop / "labels.json").read_text())["vocabulary"]
     history = pd.read_csv(tiny_run / "history.csv")
     assert list(history["epoch"]) == [0, 1]
@@ -40,6 +47,10 @@ def test_saved_model_loads_without_custom_objects_and_predicts_the_same(tiny_run
     run = load_run(tiny_run)
     images = tf.random.uniform([3, 48, 48, 3], 0, 255, seed=1)
     reloaded = tf.keras.models.load_model(tiny_run / "model.keras")
+    # the recipe's optimizer and rate were used, not a hard-coded one
+    optimizer = reloaded.optimizer.get_config()
+    assert optimizer["name"] == "Adam"
+    assert optimizer["learning_rate"] == pytest.approx(run.config["learning_rate_used"])
     np.testing.assert_allclose(reloaded(images).numpy(), run.model(images).numpy(), atol=1e-6)
     embeddings = run.embedding_model(images).numpy()
     np.testing.assert_allclose(np.linalg.norm(embeddings, axis=1), 1.0, atol=1e-5)
@@ -94,11 +105,22 @@ def test_rerun_after_kill_resumes_instead_of_starting_over(tiny_shop, tmp_path):
 
 
 def test_finished_run_is_not_silently_overwritten(tiny_run):
-    args = train.parse_args(["--model", "tiny", "--data", str(load_run(tiny_run).catalog_dir), "--epochs", "2",
-                             "--image-size", "48", "--batch-size", "16", "--weights", "none",
-                             "--out", str(tiny_run)])
+    config = config_for("tiny", data=str(load_run(tiny_run).catalog_dir), epochs=2, image_size=48,
+                        batch_size=16, out=str(tiny_run))
     with pytest.raises(SystemExit, match="already holds a finished run"):
-        train.train(args)
+        train.train(config)
+
+
+def test_imagenet_weights_that_cannot_be_had_fail_in_one_line(tiny_shop, tmp_path, monkeypatch, capsys):
+    """--weights imagenet insists: offline with an empty Keras cache, one line and exit 2."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv(backbones.OFFLINE_ENV, "1")
+    code = train.main(["--model", "vgg16", "--data", str(tiny_shop), "--image-size", "32", "--epochs", "1",
+                       "--weights", "imagenet", "--out", str(tmp_path / "run")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1, err
+    assert err[0].startswith("error: ImageNet weights for vgg16 unavailable (") and "--weights auto" in err[0]
+    assert not (tmp_path / "run").exists()
 
 
 def test_cli_errors_name_the_problem(tmp_path, capsys):

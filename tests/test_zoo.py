@@ -137,24 +137,29 @@ def test_cards_match_the_registry():
         assert "measured" in card
 
 
-def test_imagenet_fallback_prints_one_line_and_builds(tmp_path, monkeypatch, capsys):
-    """No cached weights and offline: a one-line notice, then a randomly initialised model."""
+def test_imagenet_weights_unavailable_auto_falls_back_imagenet_fails(tmp_path, monkeypatch, capsys):
+    """No cached weights and offline: "auto" prints one line and builds a randomly
+    initialised model that says so; "imagenet" raises instead."""
     (tmp_path / ".keras" / "models").mkdir(parents=True)
     monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.setenv(backbones.OFFLINE_ENV, "1")
     assert backbones.keras_cache_dir() == tmp_path / ".keras" / "models"
-    model = build_feature_extractor("vgg16", num_labels=3, image_size=TINY_SIZE, weights="imagenet")
+    model = build_feature_extractor("vgg16", num_labels=3, image_size=TINY_SIZE, weights="auto")
     assert model.output_shape == (None, 3)
+    assert backbones.weights_used(model) == "none" and not backbones.is_pretrained(model)
     lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("fashion_tf:")]
     assert len(lines) == 1
     assert lines[0].startswith("fashion_tf: ImageNet weights for vgg16 unavailable (")
     assert lines[0].endswith("; training from scratch") and "does not exist" in lines[0]
+    with pytest.raises(backbones.WeightsUnavailableError, match="ImageNet weights for vgg16 unavailable"):
+        build_backbone("vgg16", TINY_SIZE, weights="imagenet")
 
 
 def test_backbone_loads_weights_from_a_file(tmp_path):
     first = build_backbone("vgg16", TINY_SIZE, weights=None)
     first.save_weights(tmp_path / "vgg16.h5")
     second = build_backbone("vgg16", TINY_SIZE, weights=tmp_path / "vgg16.h5")
+    assert backbones.weights_used(second) == str(tmp_path / "vgg16.h5")
     images, _ = tiny_batch(TINY_SIZE, 1)
     np.testing.assert_allclose(second(images).numpy(), first(images).numpy(), atol=1e-5)
     with pytest.raises(FileNotFoundError, match="missing.h5"):

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import fashion_tf  # noqa: F401
 from fashion_tf import evaluate, train
+from fashion_tf.config import config_for
 from fashion_tf.evaluation.plots import plot_recall_at_k
 from fashion_tf.runs import load_run
 
@@ -28,7 +29,7 @@ def main(argv=None) -> int:
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--image-size", type=int, default=96)
     parser.add_argument("--p", type=float, default=0.5, help="background probability of the augmented run")
-    parser.add_argument("--weights", default="imagenet")
+    parser.add_argument("--weights", default="auto", help="auto | imagenet | none | PATH (see fashion_tf.train)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default="runs/ablation")
     args = parser.parse_args(argv)
@@ -37,10 +38,8 @@ def main(argv=None) -> int:
     for p in (args.p, 0.0):
         run_dir = out / f"{args.model}_p{p:g}"
         if not (run_dir / "model.keras").exists():
-            cli = ["--model", args.model, "--epochs", str(args.epochs), "--image-size", str(args.image_size),
-                   "--background-p", str(p), "--weights", args.weights, "--seed", str(args.seed),
-                   "--out", str(run_dir)] + (["--data", args.data] if args.data else [])
-            train.train(train.parse_args(cli))
+            train.train(config_for(args.model, data=args.data, epochs=args.epochs, image_size=args.image_size,
+                                   background_p=p, weights=args.weights, seed=args.seed, out=str(run_dir)))
         results[f"p={p:g}"] = evaluate.evaluate_run(load_run(run_dir))
     print(evaluate.format_table(list(results.values())))
     with_bg, without = results[f"p={args.p:g}"], results["p=0"]

@@ -1,4 +1,4 @@
-"""Writes zoo/<name>.yaml for every registered zoo model (DESIGN.md section 6).
+"""Writes zoo/<name>.yaml for every registered zoo model (docs/design.md, "The zoo").
 
 The registry (fashion_tf/zoo.py) holds the architecture, recipe and paper numbers; this
 tool renders them, keeping each existing card's ``measured:`` section.
@@ -26,7 +26,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     if args.record:
-        return record(args.record, args.label or args.record.name, args.out)
+        return record(args.record, args.label, args.out)
     stale = []
     for name in zoo.list_models():
         path = args.out / f"{name}.yaml"
@@ -42,18 +42,28 @@ def main(argv: list[str] | None = None) -> int:
     return 1 if (args.check and stale) else 0
 
 
-def record(run_dir: Path, label: str, cards_dir: Path) -> int:
+def record(run_dir: Path, label: str | None, cards_dir: Path) -> int:
     """Put a run's test metrics, throughput and (if evaluated) retrieval numbers into
-    its zoo card's ``measured:`` section under ``label``."""
+    its zoo card's ``measured:`` section under ``label`` (default: the run directory's
+    name). A run whose backbone started from random weights gets "_scratch" added to the
+    label unless the label already says "scratch"."""
     from fashion_tf.runs import load_run
 
     run = load_run(run_dir)
     metrics, config = run.metrics, run.config
+    used = config.get("weights_used")
+    if used is None:
+        raise ValueError(f"{run_dir}/config.json has no weights_used: retrain it with this version "
+                         "so the card can say what the model started from")
+    label = label or run_dir.name
+    if used == "none" and "scratch" not in label:
+        label += "_scratch"
     entry = {
         "data": Path(config["data"]).name,
         "image_size": config["image_size"],
         "epochs": config["epochs"],
-        "weights": config["weights"],
+        "weights_requested": config["weights"],
+        "weights_used": used,
         "test": {k: round(v, 4) for k, v in metrics["test"].items() if k in ("iou", "precision", "recall", "f1")},
         "trivial_baseline_iou": round(metrics["trivial_baseline"]["iou"], 4),
         "train_images_per_second": round(metrics.get("train_images_per_second") or 0, 1),

@@ -5,10 +5,13 @@ globally average-pooled features [B, D]. Each backbone carries its own ImageNet
 preprocessing inside the graph, so every caller (training, export, recommend) feeds the
 same raw pixels (docs/contracts.md).
 
-ImageNet weights come from ``tf.keras.applications``. When Keras cannot get them (no
-network and nothing in the Keras cache ``~/.keras/models``) we print one line and train
-from scratch rather than fail: the demo and the tests must run offline. With
+ImageNet weights come from ``tf.keras.applications``. ``weights="auto"`` uses them when
+Keras can get them (downloaded, or cached in ``~/.keras/models``) and otherwise prints one
+line and starts from random weights, so the demo and the tests run offline;
+``weights="imagenet"`` insists and raises ``WeightsUnavailableError`` instead. With
 ``FASHION_TF_OFFLINE=1`` nothing is ever downloaded; only Keras' cached file is used.
+Whichever happened is readable afterwards with ``weights_used(model)``, so run records
+say what a model really started from (docs/design.md, "Weights").
 """
 from __future__ import annotations
 
@@ -20,6 +23,13 @@ from pathlib import Path
 import tensorflow as tf
 
 OFFLINE_ENV = "FASHION_TF_OFFLINE"
+
+WEIGHT_CHOICES = ("auto", "imagenet", "none")
+
+
+class WeightsUnavailableError(RuntimeError):
+    """``weights="imagenet"`` was asked for and Keras could not load them."""
+
 
 # Caffe-style ImageNet statistics (tf.keras.applications.imagenet_utils, mode="caffe"):
 # the ResNet and VGG weights expect BGR channel order with these means subtracted.
@@ -125,9 +135,10 @@ def build_backbone(
         name: one of ``BACKBONES`` ("resnet50", "resnet101", "vgg16", "efficientnetb0",
             "efficientnetb3", and "tiny", a small CNN for tests and demos).
         image_size: side of the square input in pixels (at least 32; 8 for "tiny").
-        weights: "imagenet" (falls back to random initialisation with a one-line notice
-            when the weights cannot be had), None or "none" (random), or the path of a
-            weights file for this backbone (no top) as written by Keras.
+        weights: "auto" (ImageNet when Keras can get them, else random initialisation
+            with a one-line notice), "imagenet" (ImageNet or ``WeightsUnavailableError``),
+            None or "none" (random), or the path of a weights file for this backbone (no
+            top) as written by Keras.
 
     Returns:
         A ``tf.keras.Model`` named ``name`` mapping float32 [B, S, S, 3] in [0, 255] to
@@ -142,24 +153,7 @@ def build_backbone(
             f"backbone {key!r}: image_size {image_size} is too small; expected >= {spec.min_image_size}"
         )
 
-    source: str | None
-    if weights is None or str(weights).lower() == "none":
-        source = None
-    elif str(weights).lower() == "imagenet":
-        try:
-            _check_imagenet_available(spec)
-            source = "imagenet"
-        except OSError as error:
-            _notice_scratch(key, error)
-            source = None
-    else:
-        path = Path(weights)
-        if not path.is_file():
-            raise FileNotFoundError(
-                f"backbone {key!r}: weights file {path} not found; expected 'imagenet', None, "
-                "or the path of a Keras weights file"
-            )
-        source = str(path)
+    source = _weights_source(key, spec, weights)
 
     def make(weights_source):
         image = tf.keras.Input((image_size, image_size, 3), name="image", dtype="float32")
@@ -173,7 +167,7 @@ def build_backbone(
         try:
             model = make(source)
         except Exception as error:  # noqa: BLE001 - URL/OS/HTTP errors vary by platform
-            _notice_scratch(key, error)
+            _unavailable(key, error, strict=str(weights).lower() == "imagenet")
             source = None
             model = make(None)
     else:
@@ -181,14 +175,45 @@ def build_backbone(
     model._name = key  # applications name themselves "resnet50", "efficientnetb3", ...
     if source is None:
         _speed_up_batchnorm_statistics(model)
-    # Read by the trainer to pick a fine-tuning or a from-scratch learning rate.
-    model.fashion_tf_pretrained = source is not None
+    # Read by the trainer (weights_used) to record the truth and pick the learning rate.
+    model.fashion_tf_weights = "none" if source is None else str(source)
     return model
 
 
+def _weights_source(key: str, spec: BackboneSpec, weights) -> str | None:
+    """What to hand Keras: "imagenet", a file path, or None (random initialisation)."""
+    if weights is None or str(weights).lower() == "none":
+        return None
+    choice = str(weights).lower()
+    if choice in ("imagenet", "auto"):
+        try:
+            _check_imagenet_available(spec)
+        except OSError as error:
+            _unavailable(key, error, strict=choice == "imagenet")
+            return None
+        return "imagenet"
+    path = Path(weights)
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"backbone {key!r}: weights file {path} not found; expected one of {WEIGHT_CHOICES} "
+            "or the path of a Keras weights file"
+        )
+    return str(path)
+
+
+def weights_used(model: tf.keras.Model) -> str:
+    """What the backbone inside ``model`` started from: "imagenet", a weights-file path,
+    or "none" (random initialisation); "none" for models without such a backbone."""
+    for layer in [model, *model.submodules]:
+        used = getattr(layer, "fashion_tf_weights", None)
+        if used is not None:
+            return used
+    return "none"
+
+
 def is_pretrained(model: tf.keras.Model) -> bool:
-    """Whether any backbone inside ``model`` started from ImageNet or file weights."""
-    return any(getattr(layer, "fashion_tf_pretrained", False) for layer in model.submodules)
+    """Whether the backbone inside ``model`` started from ImageNet or file weights."""
+    return weights_used(model) != "none"
 
 
 # Keras applications use BatchNormalization momentum 0.99, tuned for ImageNet-length
@@ -205,6 +230,12 @@ def _speed_up_batchnorm_statistics(model: tf.keras.Model) -> None:
             layer.momentum = SCRATCH_BATCHNORM_MOMENTUM
 
 
-def _notice_scratch(name: str, error: BaseException) -> None:
+def _unavailable(name: str, error: BaseException, strict: bool) -> None:
+    """``weights="imagenet"``: raise one line; ``"auto"``: print one line, go on from scratch."""
     reason = " ".join(str(error).split())[:200] or type(error).__name__
+    if strict:
+        raise WeightsUnavailableError(
+            f"ImageNet weights for {name} unavailable ({reason}); pass --weights auto to train "
+            "from scratch instead, or put the file in the Keras cache"
+        )
     print(f"fashion_tf: ImageNet weights for {name} unavailable ({reason}); training from scratch")

@@ -55,6 +55,8 @@ class Index(abc.ABC):
     """
 
     backend: ClassVar[str]
+    # params the build fills in (kept in the manifest, but not constructor arguments).
+    BUILD_RESULTS: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, model_fingerprint: str | None = None, **params: Any):
         self.model_fingerprint = model_fingerprint
@@ -198,7 +200,12 @@ class Index(abc.ABC):
                 f"{directory / manifest_lib.MANIFEST_NAME}: backend {manifest['backend']!r}, but "
                 f"{cls.__name__} loads {cls.backend!r}; use fashion_tf.retrieval.load_index")
         manifest_lib.check_compatible(manifest, directory, expected_fingerprint, expected_dim)
-        index = cls(model_fingerprint=manifest["model_fingerprint"], **manifest["params"])
+        arguments = {k: v for k, v in manifest["params"].items() if k not in cls.BUILD_RESULTS}
+        try:
+            index = cls(model_fingerprint=manifest["model_fingerprint"], **arguments)
+        except TypeError as error:
+            raise manifest_lib.IndexFormatError(
+                f"{directory / manifest_lib.MANIFEST_NAME}: params do not fit {cls.__name__} ({error})") from error
         index.params.update(manifest["params"])  # keeps values resolved at build time
         index.dim = int(manifest["dimension"])
         index.recall_at_10 = manifest.get("recall_at_10")

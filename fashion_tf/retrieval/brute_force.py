@@ -73,7 +73,7 @@ class BruteForceIndex(Index):
     backend = "brute_force"
 
     def __init__(self, model_fingerprint: str | None = None, block_rows: int = 16384,
-                 query_chunk: int = 1024, **unused: Any):
+                 query_chunk: int = 1024):
         super().__init__(model_fingerprint=model_fingerprint, block_rows=block_rows,
                          query_chunk=query_chunk)
         self._vectors = np.zeros((0, 0), np.float32)

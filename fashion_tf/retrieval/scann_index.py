@@ -71,13 +71,14 @@ class ScannIndex(Index):
     """
 
     backend = "scann"
+    BUILD_RESULTS = ("resolved_mode", "tuned_recall_at_10")
 
     def __init__(self, model_fingerprint: str | None = None, mode: str = "auto",
                  num_leaves: int | None = None, num_leaves_to_search: int | None = None,
                  dims_per_block: int = 2, anisotropic_quantization_threshold: float = 0.2,
                  reorder_candidates: int = 100, target_recall: float = 0.95,
                  training_sample_size: int = 100_000, training_threads: int = 0,
-                 brute_force_below: int = BRUTE_FORCE_BELOW, **unused: Any):
+                 brute_force_below: int = BRUTE_FORCE_BELOW):
         _require_scann()
         if mode not in ("auto", "tree", "brute_force"):
             raise ValueError(f"mode must be 'auto', 'tree' or 'brute_force', got {mode!r}")

@@ -1,0 +1,159 @@
+"""What every trainer shares: the run directory, resuming, the optimizer, callbacks and
+progress lines (docs/design.md, "Runs" and "Training configuration").
+
+A trainer for one model kind (``fashion_tf.training.<kind>``) builds its model and data,
+then uses these so every run directory looks the same: ``config.json`` (the
+``TrainConfig`` plus the run's facts), ``history.csv``, ``model.keras``,
+``metrics.json``, ``training_curves.png``; and so an interrupted run resumes from its
+last finished epoch (tf.keras BackupAndRestore) with history.csv appended, not restarted.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from pathlib import Path
+
+import tensorflow as tf
+
+import fashion_tf  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
+from fashion_tf.config import TrainConfig
+from fashion_tf.runs import (
+    CONFIG_FILE,
+    CURVES_FILE,
+    HISTORY_FILE,
+    MODEL_FILE,
+    file_fingerprint,
+)
+
+# Keys of config.json that must match for a rerun to resume rather than start over.
+RESUME_KEYS = ("model", "image_size", "batch_size", "seed", "data_fingerprint", "background_p",
+               "optimizer", "learning_rate_used", "weights_used")
+SCRATCH_SUFFIX = "_scratch"
+
+
+def run_name(config: TrainConfig, weights_used: str) -> str:
+    """The zoo name, plus "_scratch" when the backbone started from random weights, so a
+    from-scratch run can never be mistaken for a fine-tuned one by its name."""
+    return config.model + (SCRATCH_SUFFIX if weights_used == "none" else "")
+
+
+def run_directory(config: TrainConfig, weights_used: str) -> Path:
+    return Path(config.out) if config.out else Path("runs") / run_name(config, weights_used)
+
+
+def run_record(config: TrainConfig, data: str, weights_used: str, learning_rate: float, **facts) -> dict:
+    """config.json: the TrainConfig as asked, plus what actually happened (resolved data
+    directory, weights and learning rate used); trainers add their own facts."""
+    return {
+        **config.to_dict(),
+        "data": data,
+        "run_name": run_name(config, weights_used),
+        "weights_used": weights_used,
+        "learning_rate_used": learning_rate,
+        **facts,
+    }
+
+
+def make_optimizer(config: TrainConfig, learning_rate: float) -> tf.keras.optimizers.Optimizer:
+    """The recipe's optimizer at ``learning_rate``."""
+    if config.optimizer == "adam":
+        return tf.keras.optimizers.Adam(learning_rate)
+    if config.optimizer == "adamw":
+        return tf.keras.optimizers.AdamW(learning_rate, weight_decay=config.weight_decay)
+    if config.optimizer == "sgd":
+        return tf.keras.optimizers.SGD(learning_rate, momentum=0.9, nesterov=True)
+    raise ValueError(f"optimizer {config.optimizer!r} is not supported")  # TrainConfig checked it
+
+
+class EpochProgress(tf.keras.callbacks.Callback):
+    """One line per epoch with images/s; keeps the throughput for metrics.json."""
+
+    def __init__(self, num_images: int, total_epochs: int):
+        super().__init__()
+        self.num_images = num_images
+        self.total_epochs = total_epochs
+        self.images_per_second: list[float] = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        seconds = time.perf_counter() - self._start
+        rate = self.num_images / max(seconds, 1e-9)
+        self.images_per_second.append(rate)
+        shown = " ".join(f"{k}={v:.4f}" for k, v in (logs or {}).items() if k != "lr")
+        print(f"epoch {epoch + 1}/{self.total_epochs}  {seconds:.1f}s  {rate:.1f} img/s  {shown}", flush=True)
+
+
+def build_callbacks(run_dir: Path, progress: EpochProgress, config: TrainConfig) -> list:
+    """Backup/resume, history, best checkpoint, early stopping with the recipe's patience,
+    learning-rate cuts after half of it, TensorBoard logs, progress lines."""
+    patience = int(config.early_stopping_patience)
+    # Order matters: BackupAndRestore writes its state before CSVLogger writes the row,
+    # so a kill that lands after a row appeared never loses that epoch.
+    return [
+        tf.keras.callbacks.BackupAndRestore(str(run_dir / "backup")),
+        tf.keras.callbacks.CSVLogger(str(run_dir / HISTORY_FILE), append=True),
+        tf.keras.callbacks.ModelCheckpoint(
+            str(run_dir / "checkpoints" / "best.weights.h5"),
+            monitor="val_loss",
+            save_best_only=True,
+            save_weights_only=True,
+        ),
+        tf.keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience, restore_best_weights=True),
+        tf.keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.3, patience=max(1, patience // 2)),
+        tf.keras.callbacks.TensorBoard(str(run_dir / "logs"), profile_batch=0),
+        progress,
+    ]
+
+
+def prepare_run_dir(run_dir: Path, record: dict, overwrite: bool) -> bool:
+    """Create the run directory; return True when resuming an interrupted run."""
+    config_path = run_dir / CONFIG_FILE
+    if overwrite and run_dir.exists():
+        shutil.rmtree(run_dir)
+    if config_path.exists():
+        previous = json.loads(config_path.read_text())
+        if previous.get("status") == "finished":
+            raise SystemExit(
+                f"{run_dir} already holds a finished run of {previous['model']}: "
+                "pass --overwrite to train again or choose another --out"
+            )
+        differing = [k for k in RESUME_KEYS if previous.get(k) != record.get(k)]
+        if differing:
+            raise SystemExit(
+                f"{run_dir} holds an interrupted run with different "
+                + ", ".join(f"{k} ({previous.get(k)} != {record.get(k)})" for k in differing)
+                + ": pass --overwrite or choose another --out"
+            )
+        return (run_dir / "backup").exists()
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "checkpoints").mkdir(exist_ok=True)
+    config_path.write_text(json.dumps({**record, "status": "training"}, indent=2))
+    return False
+
+
+def save_model_atomically(model, run_dir: Path) -> str:
+    """Write model.keras through a temporary file so a crash never leaves half a model."""
+    temporary = run_dir / "model.partial.keras"
+    model.save(temporary)
+    os.replace(temporary, run_dir / MODEL_FILE)
+    return file_fingerprint(run_dir / MODEL_FILE)
+
+
+def finish_run(run_dir: Path, record: dict, fingerprint: str) -> None:
+    """Mark config.json finished with the model's fingerprint; drop the resume state."""
+    record.update({"fingerprint": fingerprint, "status": "finished"})
+    (run_dir / CONFIG_FILE).write_text(json.dumps(record, indent=2))
+    shutil.rmtree(run_dir / "backup", ignore_errors=True)
+
+
+def write_curves(run_dir: Path, title: str) -> None:
+    import pandas as pd
+
+    from fashion_tf.evaluation.plots import plot_training_curves
+
+    history = pd.read_csv(run_dir / HISTORY_FILE)
+    plot_training_curves(history, run_dir / CURVES_FILE, title=title)

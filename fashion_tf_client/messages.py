@@ -48,6 +48,7 @@ StatusProto = _message("tensorflow.serving.StatusProto")
 GetModelStatusRequest = _message("tensorflow.serving.GetModelStatusRequest")
 ModelVersionStatus = _message("tensorflow.serving.ModelVersionStatus")
 GetModelStatusResponse = _message("tensorflow.serving.GetModelStatusResponse")
+BatchingParameters = _message("tensorflow.serving.BatchingParameters")  # the server's batching_parameters.txt
 
 DataType = _pool.FindEnumTypeByName("tensorflow.DataType")
 ErrorCode = _pool.FindEnumTypeByName("tensorflow.error.Code")

@@ -138,3 +138,10 @@ def make_ndarray(proto) -> np.ndarray:
     if count == 0:
         return np.zeros(shape, dtype=target)
     raise ValueError(f"tensor of shape {list(shape)} holds {values.size} values in {_VALUE_FIELD[proto.dtype]}")
+
+
+def numpy_dtype(dtype: int) -> np.dtype:
+    """The numpy dtype of a numeric DataType enum (TypeError for others)."""
+    if dtype not in _NUMPY_BY_DTYPE:
+        raise TypeError(f"{dtype_name(dtype)} has no numpy equivalent")
+    return _NUMPY_BY_DTYPE[dtype]

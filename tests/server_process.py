@@ -59,3 +59,18 @@ def stop_server(process):
     if process.poll() is None:
         process.kill()
         process.wait(timeout=30)
+
+
+def http_json(method: str, url: str, body=None, timeout: float = 60.0) -> tuple[int, dict]:
+    """(HTTP status, parsed JSON body) of a real HTTP request; error statuses too."""
+    import json
+    import urllib.error
+    import urllib.request
+
+    data = body if isinstance(body, (bytes, type(None))) else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())

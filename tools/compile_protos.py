@@ -19,7 +19,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PROTO_DIR = ROOT / "fashion_tf_client" / "protos"
-ENTRY = "fashion_tf_client/protos/serving_apis.proto"  # imports the others
+ENTRIES = ("fashion_tf_client/protos/serving_apis.proto",  # imports tensor, signature, error_codes
+           "fashion_tf_client/protos/batching.proto")
 OUT = PROTO_DIR / "serving_apis.binpb"
 
 
@@ -29,7 +30,7 @@ def compile_descriptor_set(protoc: str = "protoc") -> bytes:
         raise FileNotFoundError(f"{protoc} not found on PATH (Debian: apt-get install protobuf-compiler)")
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "set.binpb"
-        subprocess.run([protoc, "-I", str(ROOT), "--include_imports", f"--descriptor_set_out={out}", ENTRY],
+        subprocess.run([protoc, "-I", str(ROOT), "--include_imports", f"--descriptor_set_out={out}", *ENTRIES],
                        cwd=ROOT, check=True)
         return out.read_bytes()
 

@@ -30,9 +30,13 @@ setup(
         "matplotlib>=3.7",
         "PyYAML>=6",
         "krippendorff==0.9.0",  # inter-scorer agreement of the OHS (Krippendorff's alpha)
+        # The stand-in server's REST API and the web page: a small maintained ASGI toolkit and its server.
+        "starlette==1.10.0",
+        "uvicorn==0.54.0",
     ],
     extras_require={
-        "dev": ["pytest>=7", "ruff>=0.4"],
+        # playwright drives Debian's chromium (apt-get install chromium) in the web page's browser test.
+        "dev": ["pytest>=7", "ruff>=0.4", "playwright==1.65.2"],
         "bench": ["faiss-cpu>=1.8", "hnswlib>=0.8"],
     },
     entry_points={

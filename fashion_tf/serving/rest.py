@@ -35,7 +35,8 @@ from fashion_tf.serving.predictor import Predictor, RequestError
 from fashion_tf.serving.rest_json import inputs_from_json, outputs_to_json, parse_body
 
 _VERSION = r"(?:/versions/(?P<version>\d+)|/labels/(?P<label>[^/:]+))?"
-PREDICT_PATH = re.compile(rf"/v1/models/(?P<name>[^/:]+){_VERSION}:(?P<method>predict|classify|regress)", re.IGNORECASE)
+PREDICT_PATH = re.compile(rf"/v1/models/(?P<name>[^/:]+){_VERSION}:(?P<method>predict|classify|regress)",
+                          re.IGNORECASE)
 STATUS_PATH = re.compile(rf"/v1/models/(?P<name>[^/:]+){_VERSION}(?P<metadata>/metadata)?", re.IGNORECASE)
 
 # TF Serving's http_server.cc ToHTTPStatusCode.

@@ -1,4 +1,5 @@
-"""Label extraction golden cases (paper section 4.2, DESIGN.md section 4)."""
+"""Label extraction golden cases (paper section 4.2; docs/design.md, "Labels"), phrase
+labels on realistic shop titles."""
 from __future__ import annotations
 
 import itertools
@@ -62,15 +63,16 @@ def test_both_thresholds_and_synonym_merge():
     rows = ([("Tops", "Cotton Tee")] * 3 + [("Tops", "Cotton T-Shirt")] * 2 +
             [("Tops", "Ribbed T-Shirt")] + [("Tops", "Ribbed Tshirt")] * 2 + [("Tops", "Ribbed")])
     items = table(rows)
-    labels, counts = extract_labels(items, min_count=3, final_count=5)
+    # single words (in a catalog this small "cotton tee" would pass as a phrase)
+    labels, counts = extract_labels(items, min_count=3, final_count=5, phrases=False)
     assert counts == {"cotton": 5, "t-shirt": 6, "top": 9}
     assert labels[0] == ["cotton", "t-shirt", "top"]
     assert labels[6] == ["top"]  # "tshirt" was too rare to be merged, "ribbed" too rare to stay
     # With no synonym table, "tee" and "t-shirt" (3 items each) both miss final_count.
-    _, plain = extract_labels(items, min_count=3, final_count=5, synonyms={})
+    _, plain = extract_labels(items, min_count=3, final_count=5, synonyms={}, phrases=False)
     assert plain == {"cotton": 5, "top": 9}
     # Thresholds of 1 keep everything, merged: 3 tee + 3 t-shirt + 2 tshirt items.
-    _, everything = extract_labels(items, min_count=1, final_count=1)
+    _, everything = extract_labels(items, min_count=1, final_count=1, phrases=False)
     assert everything == {"cotton": 5, "ribbed": 4, "t-shirt": 8, "top": 9}
 
 
@@ -110,7 +112,8 @@ def demo_like_items() -> pd.DataFrame:
 
 def test_planted_words_are_recovered_on_a_demo_style_catalog():
     items = demo_like_items()  # 36 items: each colour/texture on 12, each garment on 9
-    labels, counts = extract_labels(items, min_count=3, final_count=6)
+    # the paper's single-word recipe (here "maxi" only ever precedes "dress": a phrase)
+    labels, counts = extract_labels(items, min_count=3, final_count=6, phrases=False)
     for row, got in zip(items.itertuples(), labels):
         category_words = {singularize(w.lower()) for w in row.category.split(" > ")[1:]}
         title_words = {singularize(w.lower().replace("'s", "")) for w in row.title.split()}
@@ -131,7 +134,7 @@ def test_label_catalog_writes_labels_json_and_cli(tmp_path, capsys):
                          image=[f"images/i{k:02d}.jpg" for k in range(n)],
                          labels=[[] for _ in range(n)], split="train", domain="shop")
     save_catalog(items, tmp_path)
-    catalog = label_catalog(tmp_path, min_count=3, final_count=6)
+    catalog = label_catalog(tmp_path, min_count=3, final_count=6, phrases=False)
     data = json.loads((tmp_path / "labels.json").read_text())
     assert data["vocabulary"] == sorted(data["counts"]) == catalog.vocabulary
     assert data["num_items"] == n and data["min_count"] == 3 and data["final_count"] == 6
@@ -140,7 +143,7 @@ def test_label_catalog_writes_labels_json_and_cli(tmp_path, capsys):
     assert "navy" in reloaded.items["labels"][0] and reloaded.label_counts["navy"] == 12
     # The CLI relabels with other thresholds and prints a summary.
     assert labels_module.main(["--catalog", str(tmp_path), "--min-count", "10",
-                               "--final-count", "12"]) == 0
+                               "--final-count", "12", "--no-phrases"]) == 0
     out = capsys.readouterr().out
     # women 27; clothing (dresses + skirts) 18; pocket 18; 3 colours + 3 textures 12 each.
     assert out.startswith("9 labels; top 9: women (27), clothing (18), pocket (18), black (12)")
@@ -161,3 +164,82 @@ def test_scaled_thresholds_shrink_with_the_catalog_up_to_the_papers():
     assert scaled_thresholds(10) == (2, 3)
     assert scaled_thresholds(800) == (8, 16)
     assert scaled_thresholds(163_589) == (50, 100)
+
+
+def shop_titles(n: int = 400, seed: int = 0) -> pd.DataFrame:
+    """Titles as Myntra and Amazon write them: brand, gender, colour, fit, article type;
+    colours and article types that are phrases ("Navy Blue", "Flip Flops") next to
+    single-word ones ("Blue", "Jeans"), in both shops' word orders."""
+    import random
+
+    rng = random.Random(seed)
+    brands = ["Roadster", "HRX by Hrithik Roshan", "Puma", "Nike", "Adidas", "Levis", "Mango",
+              "Allen Solly", "Bata", "Woodland", "Jockey", "Hanes", "Sparx", "Campus"]
+    genders = ["Men", "Women", "Boys", "Girls", "Unisex"]
+    colours = ["Black", "White", "Blue", "Red", "Grey", "Maroon", "Pink", "Green", "Navy Blue", "Off White"]
+    fits = ["", "", "Solid", "Printed", "Striped", "Slim Fit", "Regular Fit"]
+    articles = [("Topwear", "T-shirt"), ("Topwear", "Shirt"), ("Topwear", "Sweatshirt"),
+                ("Bottomwear", "Jeans"), ("Bottomwear", "Track Pants"), ("Bottomwear", "Shorts"),
+                ("Footwear", "Flip Flops"), ("Footwear", "Casual Shoes"), ("Footwear", "Sports Shoes"),
+                ("Footwear", "Mary Jane Flats"), ("Dress", "Dress"), ("Topwear", "Kurta")]
+    rows = []
+    for i in range(n):
+        brand, gender, colour, fit = (rng.choice(brands), rng.choice(genders), rng.choice(colours),
+                                      rng.choice(fits))
+        group, article = rng.choice(articles)
+        if i % 3:  # Myntra: "Roadster Men Navy Blue Slim Fit Jeans"
+            title = " ".join(w for w in (brand, gender, colour, fit, article) if w)
+            rows.append((f"Apparel > {group}", title))
+        else:  # Amazon: "Hanes Women's Slim Fit Jeans, Navy Blue, Large"
+            title = f"{brand} {gender}'s {fit + ' ' if fit else ''}{article}, {colour}, Size {rng.choice('SML')}"
+            rows.append((f"Clothing, Shoes & Jewelry > {gender} > {group}", title))
+    rows.append(("Footwear", "Puma Unisex Black Flip-Flops"))  # the hyphenated spelling
+    return table(rows)
+
+
+def test_phrases_on_shop_titles_become_one_label():
+    items = shop_titles()
+    labels, counts = extract_labels(items, min_count=8, final_count=16)
+    vocabulary = set(counts)
+    assert {"navy-blue", "off-white", "flip-flops", "track-pants", "casual-shoe", "sport-shoe",
+            "slim-fit", "regular-fit"} <= vocabulary, sorted(vocabulary)
+    assert "mary-jane-flat" in vocabulary  # a triple: "mary jane" first, then "flat"
+    # words also used alone stay labels; words only ever inside a phrase are none
+    assert {"blue", "white", "black", "jeans", "t-shirt", "shirt", "men", "women"} <= vocabulary
+    assert not vocabulary & {"navy", "off", "flip", "flop", "track", "mary", "jane", "casual"}
+    # chance neighbours are no phrase: gender + colour, brand + gender, colour + article
+    phrases = {label for label in vocabulary if "-" in label} - {"t-shirt"}
+    assert phrases == {"navy-blue", "off-white", "flip-flops", "track-pants", "casual-shoe", "sport-shoe",
+                       "slim-fit", "regular-fit", "mary-jane-flat", "allen-solly", "hrithik-roshan"}
+    for row, got in zip(items.itertuples(), labels):
+        if " Navy Blue" in row.title:
+            assert "navy-blue" in got and "blue" not in got, (row.title, got)
+        if "Flip" in row.title:
+            assert "flip-flops" in got, (row.title, got)  # "Flip Flops" and "Flip-Flops" alike
+        if row.title.endswith("Blue Jeans") and "Navy" not in row.title:
+            assert {"blue", "jeans"} <= set(got)
+    # the paper's single words when phrases are off, or under a stricter threshold
+    _, single = extract_labels(items, min_count=8, final_count=16, phrases=False)
+    assert {"navy", "flip", "flop", "track"} <= set(single) and "navy-blue" not in single
+    _, strict = extract_labels(items, min_count=8, final_count=16, phrase_threshold=0.95)
+    assert "navy-blue" not in strict and "navy" in strict
+    with pytest.raises(ValueError, match="phrase_threshold"):
+        extract_labels(items, phrase_threshold=0.0)
+
+
+def test_phrase_label_spelling_and_synonyms():
+    from fashion_tf.data.labels import label_of, load_synonyms
+    from fashion_tf.data.phrases import npmi
+
+    synonyms = load_synonyms()
+    assert label_of(["navy", "grey"], synonyms) == "navy-gray"
+    assert label_of(["flip", "flop"], synonyms) == "flip-flops" == label_of(["flip-flops"], synonyms)
+    assert label_of(["track", "pants"], synonyms) == "track-pants"
+    assert label_of(["tee"], synonyms) == "t-shirt"
+    # npmi: 1 for words seen only together, about 0 for independent ones
+    assert npmi(10, 10, 10, 1000, discount=0) == pytest.approx(1.0)
+    assert npmi(1, 100, 100, 10_000, discount=0) == pytest.approx(0.0, abs=1e-9)
+    assert npmi(5, 10, 20, 1000) < npmi(10, 10, 20, 1000) < 1.0
+    # the discount: two rare words seen together twice are no longer a sure phrase
+    assert npmi(2, 2, 3, 300, discount=0) > 0.9 and npmi(2, 2, 3, 300) < 0.7
+    assert npmi(1, 1, 1, 300) == -1.0

@@ -101,3 +101,16 @@ def test_compiled_metrics_survive_save_and_load(tmp_path):
     restored = tf.keras.models.load_model(tmp_path / "m.keras")
     logs = restored.evaluate(Y_PROB, Y_TRUE, verbose=0, return_dict=True)
     assert {"iou", "precision", "recall", "f1"} <= set(logs)
+
+
+def test_item_attributes_read_colour_and_texture_from_phrase_labels():
+    import pandas as pd
+
+    from fashion_tf.evaluation.retrieval_metrics import item_attributes
+
+    items = pd.DataFrame({"item_id": ["a", "b"], "category": ["Women > Shoes > Flip Flops", "Men > Jeans"],
+                          "labels": [["flip-flops", "navy-blue", "polka-dot", "women"], ["jeans", "men"]]})
+    attributes = item_attributes(items).set_index("item_id")
+    assert attributes.loc["a", ["category", "subtype", "colour", "texture"]].tolist() == [
+        "shoes", "flip flops", "navy-blue", "polka-dot"]
+    assert attributes.loc["b", ["colour", "texture"]].tolist() == ["unknown", "plain"]

@@ -43,7 +43,7 @@ from fashion_tf.data import schema
 from fashion_tf.data.demo_shop_draw import ACCENTS, COLOURS, NEUTRALS, render_garment
 from fashion_tf.data.photos import background_photos, default_cache_dir, random_crop
 
-GENERATOR_VERSION = 2
+GENERATOR_VERSION = 3  # 3: phrase labels ("polka-dot", "tank-top")
 ATTRIBUTE_COLUMNS = ("attr_category", "attr_subtype", "attr_colour", "attr_texture")
 COMPLETE_FILE = "COMPLETE"
 # Big enough that V5 learns categories and colours from scratch in a CPU demo

@@ -1,16 +1,20 @@
-"""Label extraction from category paths and titles (paper section 4.2, DESIGN.md section 4).
+"""Label extraction from category paths and titles (Mohammadi, Bodaghi & Kalhor,
+"Single-Item Fashion Recommender", section 4.2; docs/design.md, "Labels").
 
-The paper's recipe, step by step:
+The paper's recipe, step by step, with one extension (step 3):
   1. tokenize Category + Title, lower-case, strip punctuation and stop words;
   2. normalize plurals ("dresses" -> "dress", but "jeans" stays "jeans");
-  3. keep words carried by >= ``min_count`` items (paper: 50);
-  4. merge synonyms from an editable table ("tee" -> "t-shirt");
-  5. keep labels carried by >= ``final_count`` items (paper: 100; 1102 labels on
+  3. join words the catalog's titles use as one unit into phrase labels ("navy-blue",
+     "flip-flops", "track-pants"; ``fashion_tf.data.phrases``, switch off with
+     ``phrases=False`` / ``--no-phrases``);
+  4. keep words and phrases carried by >= ``min_count`` items (paper: 50);
+  5. merge synonyms from an editable table ("tee" -> "t-shirt");
+  6. keep labels carried by >= ``final_count`` items (paper: 100; 1102 labels on
      Amazon Fashion).
 Counts are document frequencies: the number of items carrying a word.
 
 CLI: ``python -m fashion_tf.data.labels --catalog DIR [--min-count 50] [--final-count 100]
-[--synonyms FILE]``.
+[--synonyms FILE] [--phrase-threshold 0.5 | --no-phrases]``.
 """
 from __future__ import annotations
 
@@ -25,11 +29,14 @@ from pathlib import Path
 
 import pandas as pd
 
+from fashion_tf.data import phrases as phrase_lib
 from fashion_tf.data import schema, stopwords
 
 # A word: letters/digits, with inner hyphens or apostrophes ("t-shirt", "women's").
 _WORD = re.compile(r"[a-z0-9]+(?:['\-][a-z0-9]+)*")
 _HAS_DIGIT = re.compile(r"\d")
+# Punctuation, or a dash standing alone: ends a run of adjacent words (no phrase spans it).
+_BREAK = re.compile(r"[^a-z0-9'\-\s]+|(?<!\S)-+|-+(?!\S)")
 
 
 def singularize(word: str) -> str:
@@ -39,12 +46,14 @@ def singularize(word: str) -> str:
     "accessories" -> "accessory", "hoodies" -> "hoodie"; "jeans", "shorts", "dress" are
     unchanged. Hyphenated words change their last part ("t-shirts" -> "t-shirt").
     """
-    if "-" in word:
-        head, _, last = word.rpartition("-")
-        return f"{head}-{singularize(last)}"
     if word in stopwords.IRREGULAR_FORMS:
         return stopwords.IRREGULAR_FORMS[word]
-    if word in stopwords.PLURAL_INVARIANTS or len(word) <= 3 or not word.endswith("s"):
+    if word in stopwords.PLURAL_INVARIANTS:
+        return word
+    if "-" in word:
+        head, _, last = word.rpartition("-")
+        return stopwords.IRREGULAR_FORMS.get(f"{head}-{singularize(last)}", f"{head}-{singularize(last)}")
+    if len(word) <= 3 or not word.endswith("s"):
         return word
     if word.endswith(("ss", "us", "as")):
         return word  # "dress", "sleeveless", "status", "canvas"
@@ -64,31 +73,52 @@ def normalize_token(word: str) -> str:
     return singularize(word.strip().lower())
 
 
-def tokenize(category: str, title: str) -> list[str]:
-    """The normalized candidate label words of one item, in order, duplicates kept.
+def token_runs(category: str, title: str) -> list[list[str]]:
+    """The normalized candidate label words of one item, as runs of adjacent words.
 
     The category path's store-wide root ("Clothing, Shoes & Jewelry") is dropped;
     possessive 's is stripped ("women's" -> "women"); words with digits, one-letter
-    words and stop words are dropped; hyphenated words stay one token ("t-shirt").
+    words and stop words are dropped; hyphenated words stay one token ("t-shirt"). A
+    run ends at each category level, punctuation mark and dropped word, so phrase
+    detection never joins words that were not next to each other.
     """
     parts = [p.strip() for p in str(category or "").split(">")]
     parts = [p for p in parts if p and p.lower() not in stopwords.ROOT_CATEGORIES]
-    text = html.unescape(" ".join(parts) + " " + str(title or "")).lower()
-    text = text.replace("\u2019", "'").replace("\u2018", "'").replace("\u2013", "-")
-    tokens: list[str] = []
-    for match in _WORD.finditer(text):
-        word = match.group()
-        word = word.removesuffix("'s")
-        word = word.replace("'", "")
-        # "2-piece" -> "piece": hyphen parts with digits are sizes or counts, not words.
-        pieces = word.split("-") if _HAS_DIGIT.search(word) else [word]
-        for piece in pieces:
-            if len(piece) < 2 or _HAS_DIGIT.search(piece) or piece in stopwords.STOP_WORDS:
-                continue
-            piece = singularize(piece)
-            if piece not in stopwords.STOP_WORDS:
-                tokens.append(piece)
-    return tokens
+    runs: list[list[str]] = []
+    for part in [*parts, str(title or "")]:
+        text = html.unescape(part).lower()
+        text = text.replace("\u2019", "'").replace("\u2018", "'").replace("\u2013", "-")
+        for segment in _BREAK.split(text):
+            run: list[str] = []
+            for match in _WORD.finditer(segment):
+                word = match.group().removesuffix("'s").replace("'", "")
+                # "2-piece" -> "piece": hyphen parts with digits are sizes or counts, not words.
+                for piece in word.split("-") if _HAS_DIGIT.search(word) else [word]:
+                    dropped = len(piece) < 2 or _HAS_DIGIT.search(piece) or piece in stopwords.STOP_WORDS
+                    piece = piece if dropped else singularize(piece)
+                    if dropped or piece in stopwords.STOP_WORDS:
+                        runs.append(run)
+                        run = []
+                    else:
+                        run.append(piece)
+            runs.append(run)
+    return [run for run in runs if run]
+
+
+def tokenize(category: str, title: str) -> list[str]:
+    """The normalized candidate label words of one item, in order, duplicates kept
+    (``token_runs`` flattened)."""
+    return [word for run in token_runs(category, title) for word in run]
+
+
+def label_of(words: Sequence[str], synonyms: Mapping[str, str]) -> str:
+    """One label from one or more normalized words: synonyms applied to the whole and
+    to each word, words joined by "-", the whole singularized ("flip", "flop" ->
+    "flip-flops"; "navy", "grey" -> "navy-gray")."""
+    joined = "-".join(words)
+    if len(words) > 1 and joined not in synonyms:
+        joined = singularize("-".join(synonyms.get(word, word) for word in words))
+    return synonyms.get(joined, joined)
 
 
 def load_synonyms(path: str | Path | None = None, include_defaults: bool = True) -> dict[str, str]:
@@ -148,7 +178,8 @@ def scaled_thresholds(num_items: int) -> tuple[int, int]:
 
 
 def extract_labels(items: pd.DataFrame, min_count: int = 50, final_count: int = 100,
-                   synonyms: Mapping[str, str] | str | Path | None = None,
+                   synonyms: Mapping[str, str] | str | Path | None = None, phrases: bool = True,
+                   phrase_threshold: float = phrase_lib.DEFAULT_THRESHOLD,
                    ) -> tuple[list[list[str]], dict[str, int]]:
     """Labels of every item from its category and title (paper section 4.2).
 
@@ -159,6 +190,8 @@ def extract_labels(items: pd.DataFrame, min_count: int = 50, final_count: int = 
             items (paper: 100).
         synonyms: None for ``stopwords.DEFAULT_SYNONYMS``; a mapping used as the whole
             table; or a JSON/YAML file merged over the defaults.
+        phrases: join words used as one unit into phrase labels (``fashion_tf.data.phrases``).
+        phrase_threshold: the npmi a word pair needs to be a phrase, in (0, 1].
 
     Returns:
         (labels_per_item, counts): one sorted, duplicate-free list per row of ``items``,
@@ -175,9 +208,17 @@ def extract_labels(items: pd.DataFrame, min_count: int = 50, final_count: int = 
     else:
         table = _normalize_table(synonyms)
 
-    words = [set(tokenize(c, t)) for c, t in zip(items["category"], items["title"])]
-    frequent = {w for w, n in _document_counts(words).items() if n >= min_count}
-    merged = [{table.get(w, w) for w in ws if w in frequent} for ws in words]
+    runs = [token_runs(c, t) for c, t in zip(items["category"], items["title"])]
+    if phrases:
+        if not 0.0 < phrase_threshold <= 1.0:
+            raise ValueError(f"phrase_threshold must be in (0, 1], got {phrase_threshold}")
+        tokens, _ = phrase_lib.detect(runs, min_count, phrase_threshold)
+    else:
+        tokens = [[(word,) for run in item for word in run] for item in runs]
+    # A phrase and its hyphenated spelling ("flip flops", "flip-flops") count as one word.
+    words = [{label_of(token, {}): token for token in item} for item in tokens]
+    frequent = {w for w, n in _document_counts(map(set, words)).items() if n >= min_count}
+    merged = [{label_of(token, table) for w, token in ws.items() if w in frequent} for ws in words]
     counts = _document_counts(merged)
     vocabulary = {label for label, n in counts.items() if n >= final_count}
     labels_per_item = [sorted(ws & vocabulary) for ws in merged]
@@ -185,15 +226,18 @@ def extract_labels(items: pd.DataFrame, min_count: int = 50, final_count: int = 
 
 
 def label_catalog(directory: str | Path, min_count: int = 50, final_count: int = 100,
-                  synonyms: Mapping[str, str] | str | Path | None = None):
-    """Fill the ``labels`` column of a catalog directory and write labels.json.
+                  synonyms: Mapping[str, str] | str | Path | None = None, phrases: bool = True,
+                  phrase_threshold: float = phrase_lib.DEFAULT_THRESHOLD):
+    """Fill the ``labels`` column of a catalog directory and write labels.json
+    (arguments as ``extract_labels``).
 
     Returns the reloaded ``Catalog`` (with ``vocabulary`` and ``label_counts`` set).
     """
     from fashion_tf.data.catalog import load_catalog, save_catalog, write_labels_json
 
     catalog = load_catalog(directory)
-    labels, counts = extract_labels(catalog.items, min_count, final_count, synonyms)
+    labels, counts = extract_labels(catalog.items, min_count, final_count, synonyms, phrases,
+                                    phrase_threshold)
     items = catalog.items.copy()
     items["labels"] = labels
     catalog.items, catalog.vocabulary, catalog.label_counts = items, None, None
@@ -234,8 +278,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="keep labels carried by >= this many items after synonyms (paper: 100)")
     parser.add_argument("--synonyms", default=None,
                         help="JSON/YAML file word -> canonical, merged over the default table")
+    parser.add_argument("--phrase-threshold", type=float, default=phrase_lib.DEFAULT_THRESHOLD,
+                        help="npmi a word pair needs to become one label such as navy-blue (0-1]")
+    parser.add_argument("--no-phrases", action="store_true", help="single-word labels only (the paper's)")
     args = parser.parse_args(argv)
-    catalog = label_catalog(args.catalog, args.min_count, args.final_count, args.synonyms)
+    catalog = label_catalog(args.catalog, args.min_count, args.final_count, args.synonyms,
+                            not args.no_phrases, args.phrase_threshold)
     vocabulary, counts = catalog.vocabulary or [], catalog.label_counts or {}
     print(summary(vocabulary, counts))
     unlabelled = sum(1 for labels in catalog.items["labels"] if not labels)

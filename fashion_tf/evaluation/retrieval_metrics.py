@@ -1,4 +1,4 @@
-"""Retrieval metrics with ground truth (DESIGN.md section 9).
+"""Retrieval metrics with ground truth (docs/design.md, "Evaluation").
 
 Agreement metrics ask whether a recommended item shares an attribute (category,
 subtype, colour, texture) with the query; exact-item metrics ask whether the one
@@ -18,8 +18,10 @@ ATTRIBUTES = ("category", "subtype", "colour", "texture")
 
 
 def _first_word(labels, vocabulary_words: frozenset, default: str) -> str:
+    """The first label that is one of ``vocabulary_words`` or a phrase containing one
+    ("navy-blue", "polka-dot": phrase labels, fashion_tf.data.phrases)."""
     for label in labels:
-        if label in vocabulary_words:
+        if label in vocabulary_words or any(part in vocabulary_words for part in label.split("-")):
             return label
     return default
 

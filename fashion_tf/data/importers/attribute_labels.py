@@ -4,9 +4,10 @@ The paper extracts labels from category paths and titles because Amazon has noth
 better. Data sets such as Fashion Product Images (``articleType``, ``baseColour``,
 ``usage``...) and H&M (``product_type_name``, ``colour_group_name``...) annotate every
 item with a closed vocabulary, and those values are labels already: "Navy Blue"
-becomes the label "navy blue", "Tshirts" becomes "t-shirt": the last word is
-singularized and passed through the synonym table as label extraction does, so that
-"both" merges "t-shirts" from a title with "Tshirts" from an attribute. Placeholder
+becomes the label "navy-blue", "Tshirts" becomes "t-shirt": the words are singularized,
+passed through the synonym table and joined as title phrase labels are
+(``labels.label_of``), so that "both" merges "t-shirts" or "navy blue" from a title with
+"Tshirts" or "Navy Blue" from an attribute. Placeholder
 values ("NA", "Unknown", "undefined") are no label.
 
 Sources (``--labels-from``):
@@ -28,21 +29,19 @@ PLACEHOLDERS = frozenset(["", "na", "n/a", "nan", "none", "null", "unknown", "un
 
 
 def attribute_label(value, synonyms: Mapping[str, str] | None = None) -> str | None:
-    """One attribute value as a label ("Navy Blue" -> "navy blue"), or None.
+    """One attribute value as a label ("Navy Blue" -> "navy-blue"), or None.
 
-    ``synonyms`` maps a normalized last word to its canonical label ("tshirt" ->
-    "t-shirt"), as returned by ``labels.load_synonyms``.
+    ``synonyms`` maps a normalized word to its canonical label ("tshirt" -> "t-shirt"),
+    as returned by ``labels.load_synonyms``.
     """
-    from fashion_tf.data.labels import normalize_token
+    from fashion_tf.data.labels import label_of, normalize_token
 
     if value is None or (not isinstance(value, str) and pd.isna(value)):
         return None
     text = " ".join(html.unescape(str(value)).lower().split())
     if text in PLACEHOLDERS:
         return None
-    head, _, last = text.rpartition(" ")
-    last = normalize_token(last)
-    return f"{head} {(synonyms or {}).get(last, last)}".strip()
+    return label_of([normalize_token(word) for word in text.split()], synonyms or {})
 
 
 def attribute_labels(items: pd.DataFrame, columns: Sequence[str], final_count: int,

@@ -14,7 +14,7 @@ setup(
     # alone: pip install ./client).
     packages=find_packages(include=["fashion_tf", "fashion_tf.*", "fashion_tf_client", "fashion_tf_client.*"]),
     include_package_data=True,
-    package_data={"fashion_tf_client": ["protos/*.proto", "protos/*.binpb"]},
+    package_data={"fashion_tf_client": ["protos/*.proto", "protos/*.binpb"], "fashion_tf.web": ["static/*"]},
     install_requires=[
         "tensorflow==2.20.*",
         "tf-keras==2.20.*",

@@ -28,7 +28,7 @@ def wait_until(predicate, timeout, what):
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
-def start_server(model: str, log_path: Path, *server_args: str):
+def start_server(model: str, log_path: Path, *server_args: str, timeout: float = STARTUP_SECONDS):
     """(process, target) of a server on a free port, once ``model`` is AVAILABLE."""
     port = free_port()
     with open(log_path, "w") as log:
@@ -48,7 +48,7 @@ def start_server(model: str, log_path: Path, *server_args: str):
             return False
 
     try:
-        wait_until(available, STARTUP_SECONDS, f"the server to report {model} AVAILABLE")
+        wait_until(available, timeout, f"the server to report {model} AVAILABLE")
     except BaseException:
         stop_server(process)
         raise

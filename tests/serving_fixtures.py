@@ -41,16 +41,20 @@ def fixture_keras_model(seed=0, image_size=32, dim=16, num_labels=8, conv_channe
 
 
 def build_fixture_model(path, seed=0, image_size=32, dim=16, num_labels=8, num_items=24, conv_channels=(),
-                        scann=False) -> Path:
+                        scann=False, item_ids=None) -> Path:
     """Save the production serving graph around the fixture model at ``path`` (e.g. BASE/1);
-    ``seed`` draws weights and catalog, so two seeds are two versions with other outputs."""
+    ``seed`` draws weights and catalog, so two seeds are two versions with other outputs.
+    ``item_ids``: the catalog's ids (default item_000, item_001, ...)."""
+    if item_ids is not None:
+        num_items = len(item_ids)
     rng = np.random.default_rng(seed)
     catalog = rng.normal(0, 1, (num_items, dim)).astype(np.float32)
     catalog /= np.linalg.norm(catalog, axis=1, keepdims=True)
     module = ServingModule(
         fixture_keras_model(seed, image_size, dim, num_labels, conv_channels),
         vocabulary=[f"label_{i:02d}" for i in range(num_labels)], image_size=image_size,
-        item_ids=[f"item_{i:03d}" for i in range(num_items)], embeddings=catalog,
+        item_ids=list(item_ids) if item_ids is not None else [f"item_{i:03d}" for i in range(num_items)],
+        embeddings=catalog,
         scann_searcher=scann_searcher(catalog) if scann else None,
     )
     options = tf.saved_model.SaveOptions(namespace_whitelist=["Scann"] if scann else None)

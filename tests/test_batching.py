@@ -119,3 +119,20 @@ def test_batching_parameters_file(tmp_path):
     bad.write_text("num_batch_threads { value: 0 }")
     with pytest.raises(ValueError, match="num_batch_threads must be at least 1"):
         BatchingParameters.read(bad)
+
+
+def test_outputs_that_are_not_per_row_are_rerun_alone_and_never_batched_again():
+    """E.g. complete_the_look answers per category: its merged outputs cannot be split."""
+    calls = []
+
+    def per_category(inputs):
+        calls.append(len(inputs["x"]))
+        return {"y": np.array([inputs["x"].sum(), -1])}  # two "categories", whatever the rows
+
+    batcher = Batcher(BatchingParameters(max_batch_size=3, batch_timeout_micros=LONG))
+    results = concurrently(batcher, per_category, [{"x": np.array([i])} for i in (1, 2, 3)])
+    assert calls[0] == 3 and sorted(calls[1:]) == [1, 1, 1]
+    assert sorted(int(results[i]["y"][0]) for i in range(3)) == [1, 2, 3]
+    batcher.run("model-v1", "sig", {"x": np.array([5])}, {"x"}, per_category)
+    assert calls[-1] == 1 and len(calls) == 5  # straight through, no waiting for a batch
+    batcher.stop()

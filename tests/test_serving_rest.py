@@ -13,7 +13,8 @@ import server_process
 from server_process import free_port, http_json, stop_server
 from serving_fixtures import build_fixture_model, png_bytes
 
-from fashion_tf_client import Client, InvalidArgumentError, UnavailableError
+from fashion_tf_client import Client, InvalidArgumentError, NotFoundError, UnavailableError
+from fashion_tf_client.rest import RestClient
 
 MODEL = "fx"
 IMAGES = [png_bytes(seed) for seed in range(4)]
@@ -185,3 +186,19 @@ def test_full_batch_queue_is_unavailable_over_grpc_and_503_over_rest(repository)
                 assert done["status"] == 200  # the refused request closed the waiting batch, which then ran
     finally:
         stop_server(process)
+
+
+def test_rest_client_reads_signatures_predicts_and_raises_typed_errors(server):
+    client, url = server
+    base = url.split("/v1/")[0]
+    rest = RestClient(base, MODEL)
+    assert rest.status()[0]["state"] == "AVAILABLE"
+    assert {"serving_default", "similar"} <= set(rest.signatures())
+    out = rest.predict({"images": [rest.b64(IMAGES[0])], "k": 2}, "similar")
+    assert out["item_ids"] == [client.similar(IMAGES[0], k=2)[0].tolist()]
+    with pytest.raises(NotFoundError, match=r"Latest\(nope\)"):
+        RestClient(base, "nope").predict({"images": [rest.b64(IMAGES[0])]})
+    with pytest.raises(InvalidArgumentError, match="Unknown image file format"):
+        rest.predict({"images": [rest.b64(b"text")]})
+    with pytest.raises(UnavailableError, match="cannot reach"):
+        RestClient("http://127.0.0.1:1", MODEL, timeout=2).status()

@@ -17,9 +17,13 @@ meaning of its shared batch scheduler:
   instead of queueing without bound.
 
 Inputs without a batch dimension (the scalar ``k`` of ``similar``) must be equal within
-a batch, so they are part of the queue's key. If a batch fails with INVALID_ARGUMENT
-(one request's image does not decode), its requests are run again one by one so that
-only the bad request gets the error.
+a batch, so they are part of the queue's key. Like TF Serving, batching assumes that the
+first dimension of every output is the batch; signatures with a scalar output are run
+unbatched (:func:`fashion_tf.serving.predictor.batched_inputs`), and a signature whose
+outputs turn out not to have one row per input row (``complete_the_look`` answers per
+category) has that batch rerun request by request and is not batched again. If a batch
+fails with INVALID_ARGUMENT (one request's image does not decode), its requests are run
+again one by one so that only the bad request gets the error.
 """
 from __future__ import annotations
 
@@ -95,6 +99,7 @@ class Batcher:
         self._waiting: dict = {}               # key -> number of batches not yet running
         self._ready: deque[_Batch] = deque()   # full or timed-out batches, oldest first
         self._stopped = False
+        self._unbatchable: set = set()        # (model version, signature) whose outputs are not per row
         self._threads = [threading.Thread(target=self._work, name=f"batch-{i}", daemon=True)
                          for i in range(params.num_batch_threads)]
         for thread in self._threads:
@@ -107,6 +112,8 @@ class Batcher:
             raise RequestError(grpc.StatusCode.INVALID_ARGUMENT,
                                f"batched inputs {sorted(batched)} must have the same first dimension, got "
                                f"{ {key: len(inputs[key]) for key in sorted(batched)} }")
+        if (id(loaded), signature) in self._unbatchable:
+            return run(inputs)
         task = _Task(inputs, rows.pop())
         fixed = tuple(sorted((key, value.dtype.str, value.shape, value.tobytes())
                              for key, value in inputs.items() if key not in batched))
@@ -188,11 +195,11 @@ class Batcher:
                     self._run_alone(task, batch.run)
                 return
             raise
-        for key, value in outputs.items():
-            if len(tasks) > 1 and (np.ndim(value) == 0 or len(value) != batch.rows):
-                raise RequestError(grpc.StatusCode.INTERNAL,
-                                   f"output '{key}' of a batch of {batch.rows} rows has shape {list(np.shape(value))}: "
-                                   "this signature cannot be batched (run the server without --enable_batching)")
+        if len(tasks) > 1 and any(np.ndim(value) == 0 or len(value) != batch.rows for value in outputs.values()):
+            self._unbatchable.add(batch.key[:2])  # outputs are not per input row: never merge these again
+            for task in tasks:
+                self._run_alone(task, batch.run)
+            return
         start = 0
         for task in tasks:
             task.outputs = {key: value[start:start + task.rows] for key, value in outputs.items()}

@@ -64,7 +64,13 @@ def check_input(key: str, array: np.ndarray, spec) -> None:
 
 def batched_inputs(signature) -> set[str]:
     """Inputs whose first dimension is the batch (unknown size): requests can be stacked
-    along it. Others (a scalar ``k``) must be equal within a batch."""
+    along it; others (a scalar ``k``) must be equal within a batch. Empty when an output
+    has no batch dimension (a scalar such as ``personalize``'s ``unknown_items``): such a
+    signature answers per request, not per row, and is never batched."""
+    for info in signature.outputs.values():
+        shape = shape_of(info.tensor_shape)
+        if not shape or shape[0] >= 0:
+            return set()
     return {key for key, info in signature.inputs.items()
             if (shape := shape_of(info.tensor_shape)) and shape[0] < 0}
 

@@ -1,0 +1,195 @@
+"""Request batching: 32 concurrent single-image clients against the stand-in server with
+and without ``--enable_batching`` (``serving/batching_parameters.txt``).
+
+    python benchmarks/serving_batching.py                                   # demo V5 architecture
+    python benchmarks/serving_batching.py --model_base_path export/fashion  # a real export
+
+Two servers serve the same SavedModel, one batching, one not, started side by side so
+that both see the same machine. Each round runs the 32 clients (one gRPC channel and
+thread each, ``--requests`` single-image ``serving_default`` calls each, as a web
+backend's request handlers would) against one server and then the other, alternating
+which goes first; a round's throughput is its images / wall time, and every call's
+latency is kept. Reported: per-round ratio ``batching / no batching`` throughput (median
+and spread: ``batching_throughput_ratio``, target >= 1.3), and p50 / p99 latency of each
+server over all rounds.
+
+The default model is the demo's architecture, V5 (EfficientNetB3 + shallow branch) at
+64 px with 800 catalog items, with untrained weights: serving cost does not depend on the
+weights' values, and this benchmark needs no finished ``make demo``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
+
+RESULTS = ROOT / "benchmarks" / "results" / "serving.json"
+PARAMS = ROOT / "serving" / "batching_parameters.txt"
+CACHE = ROOT / ".cache" / "benchmarks" / "demo_v5_64px"  # built once, reused
+
+
+def log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def build_demo_v5(base: Path, image_size: int = 64, items: int = 800, labels: int = 60) -> Path:
+    """The demo's V5 architecture, untrained, exported like fashion_tf.export does."""
+    import fashion_tf  # noqa: F401  (before TensorFlow)
+    import tensorflow as tf
+
+    from fashion_tf import zoo
+    from fashion_tf.serving_graph import ServingModule
+
+    model = zoo.create_model("v5", num_labels=labels, image_size=image_size, weights="none")
+    dim = model.get_layer("embedding").output.shape[-1]
+    rng = np.random.default_rng(0)
+    catalog = rng.normal(0, 1, (items, dim)).astype(np.float32)
+    catalog /= np.linalg.norm(catalog, axis=1, keepdims=True)
+    module = ServingModule(model, [f"label_{i:02d}" for i in range(labels)], image_size,
+                           [f"item_{i:04d}" for i in range(items)], catalog)
+    tf.saved_model.save(module, str(base / "1"), signatures=module.signatures())
+    return base
+
+
+def start(base: Path, name: str, log_path: Path, *flags: str):
+    from server_process import start_server
+
+    return start_server(name, log_path, "--model_name", name, "--model_base_path", str(base), *flags, timeout=900)
+
+
+def one_round(target: str, name: str, image: bytes, clients: int, requests: int) -> dict:
+    """All clients at once; images/s over the round and every call's latency (ms)."""
+    from fashion_tf_client import Client
+
+    latencies: list[list[float]] = [[] for _ in range(clients)]
+    errors: list[BaseException] = []
+    gate = threading.Barrier(clients + 1)
+
+    def client_loop(index: int) -> None:
+        with Client(target, timeout=120.0, model=name) as client:
+            client.signature("serving_default")  # metadata fetched before the clock starts
+            gate.wait()
+            for _ in range(requests):
+                started = time.perf_counter()
+                try:
+                    client.embed([image])
+                except BaseException as error:  # reported, never silently dropped
+                    errors.append(error)
+                latencies[index].append((time.perf_counter() - started) * 1000)
+
+    threads = [threading.Thread(target=client_loop, args=(i,)) for i in range(clients)]
+    for thread in threads:
+        thread.start()
+    gate.wait()
+    started = time.perf_counter()
+    for thread in threads:
+        thread.join()
+    seconds = time.perf_counter() - started
+    if errors:
+        raise RuntimeError(f"{len(errors)} calls failed, first: {errors[0]}")
+    flat = [value for per_client in latencies for value in per_client]
+    return {"images_per_s": clients * requests / seconds, "seconds": seconds, "latencies_ms": flat}
+
+
+def spread(values: list[float]) -> dict:
+    q1, _, q3 = statistics.quantiles(values, n=4, method="inclusive") if len(values) > 1 else (values[0],) * 3
+    return {"median": round(statistics.median(values), 4), "min": round(min(values), 4),
+            "max": round(max(values), 4), "iqr": round(q3 - q1, 4), "per_round": [round(v, 4) for v in values]}
+
+
+def measure(base: Path, name: str, tmp: Path, clients: int, requests: int, rounds: int, params: Path) -> dict:
+    import sys as _sys
+
+    _sys.path.insert(0, str(ROOT / "benchmarks"))
+    from serving import jpeg_224
+    from server_process import stop_server
+
+    image = jpeg_224()
+    servers = {
+        "batching": start(base, name, tmp / "batching.log", "--enable_batching",
+                          "--batching_parameters_file", str(params)),
+        "no_batching": start(base, name, tmp / "plain.log"),
+    }
+    try:
+        for key, (_, target) in servers.items():  # warm both: graph tracing, thread pools
+            one_round(target, name, image, clients, 2)
+        rounds_out = {key: [] for key in servers}
+        for index in range(rounds):
+            order = list(servers) if index % 2 == 0 else list(servers)[::-1]
+            for key in order:
+                result = one_round(servers[key][1], name, image, clients, requests)
+                rounds_out[key].append(result)
+            log(f"round {index + 1}/{rounds}: " + ", ".join(
+                f"{key} {rounds_out[key][-1]['images_per_s']:.1f} img/s" for key in servers))
+    finally:
+        for process, _ in servers.values():
+            stop_server(process)
+    report = {}
+    for key, results in rounds_out.items():
+        latencies = np.concatenate([r["latencies_ms"] for r in results])
+        report[key] = {"images_per_s": spread([r["images_per_s"] for r in results]),
+                       "p50_ms": round(float(np.percentile(latencies, 50)), 2),
+                       "p99_ms": round(float(np.percentile(latencies, 99)), 2), "calls": int(latencies.size)}
+    ratios = [a["images_per_s"] / b["images_per_s"] for a, b in zip(rounds_out["batching"], rounds_out["no_batching"])]
+    report["batching_throughput_ratio"] = spread(ratios)
+    return report
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model_base_path", default=None, help="a model's version directory root (default: build)")
+    parser.add_argument("--clients", type=int, default=32)
+    parser.add_argument("--requests", type=int, default=8, help="calls per client per round")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--batching_parameters_file", default=str(PARAMS))
+    parser.add_argument("--out", default=str(RESULTS), help="JSON file; its 'batching' entry is replaced")
+    args = parser.parse_args(argv)
+    name = "bench"
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        if args.model_base_path:
+            base, note = Path(args.model_base_path), f"export at {args.model_base_path}"
+        else:
+            base = CACHE
+            if not (base / "1" / "saved_model.pb").exists():
+                log(f"building the demo V5 architecture (64 px, untrained) as a SavedModel in {base}")
+                build_demo_v5(base)
+            note = ("the demo's V5 architecture (EfficientNetB3 + shallow branch) at 64 px, untrained weights, "
+                    "800 catalog items")
+        result = measure(base, name, tmp, args.clients, args.requests, args.rounds, Path(args.batching_parameters_file))
+    ratio = result["batching_throughput_ratio"]["median"]
+    entry = {
+        "benchmark": f"{args.clients} concurrent single-image gRPC clients, server with vs without --enable_batching",
+        "model": note, "batching_parameters": Path(args.batching_parameters_file).read_text().strip().splitlines()[-6:],
+        "clients": args.clients, "requests_per_client_per_round": args.requests, "rounds": args.rounds,
+        "machine": {"platform": platform.platform(), "cpus": os.cpu_count(),
+                    "load_average_1min_at_end": round(os.getloadavg()[0], 2)},
+        **result, "target": ">= 1.3", "target_met": bool(ratio >= 1.3),
+    }
+    out = Path(args.out)
+    data = json.loads(out.read_text()) if out.exists() else {}
+    data["batching"] = entry
+    data["batching_throughput_ratio"] = ratio
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(data, indent=2) + "\n")
+    print(f"batching: throughput ratio {ratio:.3f} (target >= 1.3); p50/p99 "
+          f"{result['batching']['p50_ms']}/{result['batching']['p99_ms']} ms with, "
+          f"{result['no_batching']['p50_ms']}/{result['no_batching']['p99_ms']} ms without -> {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -48,7 +48,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="hm: import the articles only")
     parser.add_argument("--since", default=None,
                         help="hm: keep purchases on or after this date (YYYY-MM-DD)")
-    parser.add_argument("--chunk-rows", type=int, default=500_000,
+    parser.add_argument("--chunk-rows", type=int, default=200_000,
                         help="hm: transaction rows read at a time")
     parser.add_argument("--version", default="nondisjoint", help="polyvore: nondisjoint|disjoint")
     parser.add_argument("--image-mode", default=None, choices=IMAGE_MODES,

@@ -73,7 +73,7 @@ def read_articles(path: Path) -> pd.DataFrame:
 
 def import_hm(src: str | Path, out: str | Path, images: str | Path | None = None, *,
               transactions: str | Path | bool | None = None, since: str | None = None,
-              chunk_rows: int = 500_000, image_mode: str = "link", labels: bool = False,
+              chunk_rows: int = 200_000, image_mode: str = "link", labels: bool = False,
               min_count: int = 50, final_count: int = 100,
               labels_from: str = "both") -> ImportReport:
     """Import the H&M data set into a catalog directory.
@@ -105,7 +105,10 @@ def import_hm(src: str | Path, out: str | Path, images: str | Path | None = None
     rows, seen = [], set()
     extra = [c for c in articles.columns if c not in ("article_id", "prod_name")]
     progress = Progress("articles", len(articles))
-    for number, record in enumerate(articles.to_dict("records"), start=2):
+    columns = list(articles.columns)
+    # Row by row (not to_dict("records")): one dict at a time, not 105,000 at once.
+    for number, values in enumerate(zip(*(articles[c] for c in columns)), start=2):
+        record = dict(zip(columns, values))
         progress.step()
         raw = record["article_id"].strip()
         if not raw.isdigit():

@@ -3,7 +3,8 @@
 The file holds 31.8 million purchases (t_dat, customer_id, article_id, price,
 sales_channel_id). It is read ``chunk_rows`` rows at a time; each chunk is reduced at
 once to one entry per (customer, article) pair, held in three numpy arrays
-(16 bytes per pair) merged into the running totals. Memory thus grows with the chunk
+(16 bytes per pair), and merged into the running totals whenever the reduced chunks
+hold as many pairs as the totals. Memory thus grows with the chunk
 size and with the number of distinct pairs, never with the file's length; each
 customer id string is stored once.
 
@@ -51,6 +52,10 @@ def _reduce(keys: np.ndarray, counts: np.ndarray, last: np.ndarray):
     return unique, np.add.reduceat(counts, start), np.maximum.reduceat(last, start)
 
 
+def _merge(parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]]):
+    return _reduce(*(np.concatenate(arrays) for arrays in zip(*parts)))
+
+
 class _Customers:
     """customer_id string -> small int, each string kept once."""
 
@@ -95,7 +100,7 @@ def _chunks(path: Path, chunk_rows: int):
 
 
 def read_transactions(path: Path, item_ids: list[str], report: ImportReport, *,
-                      since: str | None = None, chunk_rows: int = 500_000) -> pd.DataFrame:
+                      since: str | None = None, chunk_rows: int = 200_000) -> pd.DataFrame:
     """Interactions (user_id, item_id, rating, timestamp, purchases) of imported articles.
 
     Args:
@@ -116,48 +121,65 @@ def read_transactions(path: Path, item_ids: list[str], report: ImportReport, *,
     last = np.empty(0, np.int32)
     n_articles = max(len(articles), 1)
     progress = Progress("transactions", every=chunk_rows)
+    pending: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    pending_pairs = 0
     first_line = 2  # after the header
     for chunk in _chunks(path, chunk_rows):
         lines = np.arange(first_line, first_line + len(chunk))
         first_line += len(chunk)
         progress.step(len(chunk))
         report.interaction_rows_read += len(chunk)
-        days = pd.to_datetime(chunk["t_dat"], format="%Y-%m-%d", errors="coerce").to_numpy()
-        article = pd.to_numeric(chunk["article_id"], errors="coerce").to_numpy()
-        bad = np.isnat(days) | np.isnan(article) | (chunk["customer_id"].str.len() == 0).to_numpy()
-        keep = ~bad
-        _drop(report, "unreadable row", bad, lines, chunk,
-              path)
-        days = days.astype("datetime64[D]")
-        if since_day is not None:
-            early = keep & (days < since_day)
-            _drop(report, "before --since", early, lines, chunk, path)
-            keep &= ~early
-        article = np.where(keep, article, 0).astype(np.int64)
-        position = np.minimum(np.searchsorted(articles, article), len(articles) - 1)
-        known = keep & (articles[position] == article) if len(articles) else keep & False
-        _drop(report, "article not imported", keep & ~known, lines,
-              chunk, path)
+        known, position, days = _usable_rows(chunk, lines, path, report, articles, since_day)
         if not known.any():
             continue
         chunk_keys = customers.encode(chunk["customer_id"][known]) * n_articles + position[known]
-        chunk_days = days[known].astype(np.int64).astype(np.int32)
-        keys, counts, last = _reduce(
-            np.concatenate([keys, chunk_keys]),
-            np.concatenate([counts, np.ones(len(chunk_keys), np.int32)]),
-            np.concatenate([last, chunk_days]))
+        chunk_days = days[known].astype(np.int64).astype(np.int32)  # days since 1970
+        pending.append(_reduce(chunk_keys, np.ones(len(chunk_keys), np.int32), chunk_days))
+        pending_pairs += len(pending[-1][0])
+        # Merge into the totals once the reduced chunks are as many pairs as the totals:
+        # each pair is re-sorted O(log n) times, not once per chunk.
+        if pending_pairs >= max(len(keys), chunk_rows):
+            keys, counts, last = _merge([(keys, counts, last)] + pending)
+            pending, pending_pairs = [], 0
+    keys, counts, last = _merge([(keys, counts, last)] + pending)
     progress.done()
     user_codes, positions = np.divmod(keys, n_articles)
     item_ten = np.array([f"{a:010d}" for a in articles], dtype=object)
     users = np.array(customers.ids, dtype=object)
     report.details["ratings"] = "1 purchase -> 4, 2 or more -> 5 (purchases column keeps the count)"
+    # object columns of references to the strings held once above; a str column
+    # would copy every id into new buffers (and into new Python strings when checked).
     return pd.DataFrame({
-        "user_id": users[user_codes] if len(keys) else np.empty(0, object),
-        "item_id": item_ten[positions] if len(keys) else np.empty(0, object),
+        "user_id": pd.Series(users[user_codes] if len(keys) else [], dtype=object),
+        "item_id": pd.Series(item_ten[positions] if len(keys) else [], dtype=object),
         "rating": purchases_to_rating(counts),
         "timestamp": last.astype(np.int64) * 86400,
         "purchases": counts.astype(np.int64),
     })
+
+
+def _usable_rows(chunk: pd.DataFrame, lines: np.ndarray, path: Path, report: ImportReport,
+                 articles: np.ndarray, since_day: np.datetime64 | None):
+    """(mask of rows to keep, each row's position in ``articles``, each row's day);
+    the other rows are counted in ``report`` by reason."""
+    days = pd.to_datetime(chunk["t_dat"], format="%Y-%m-%d", errors="coerce").to_numpy()
+    article = pd.to_numeric(chunk["article_id"], errors="coerce").to_numpy()
+    bad = np.isnat(days) | np.isnan(article) | (chunk["customer_id"].str.len() == 0).to_numpy()
+    _drop(report, "unreadable row", bad, lines, chunk, path)
+    keep = ~bad
+    days = days.astype("datetime64[D]")
+    if since_day is not None:
+        early = keep & (days < since_day)
+        _drop(report, "before --since", early, lines, chunk, path)
+        keep &= ~early
+    article = np.where(keep, article, 0).astype(np.int64)
+    if len(articles) == 0:
+        known, position = keep & False, np.zeros(len(chunk), np.int64)
+    else:
+        position = np.minimum(np.searchsorted(articles, article), len(articles) - 1)
+        known = keep & (articles[position] == article)
+    _drop(report, "article not imported", keep & ~known, lines, chunk, path)
+    return known, position, days
 
 
 def _drop(report: ImportReport, reason: str, mask: np.ndarray, lines: np.ndarray,

@@ -26,6 +26,8 @@ bench: $(STAMP)
 	$(PY) benchmarks/pipeline.py
 	$(PY) benchmarks/retrieval.py
 	$(PY) benchmarks/serving.py
+	$(PY) benchmarks/serving_batching.py
+	$(PY) benchmarks/client_import.py
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check fashion_tf tests tools benchmarks

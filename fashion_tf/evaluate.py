@@ -9,6 +9,8 @@
 ``--compare RUN_A RUN_B ...`` prints runs side by side and plots street recall@k.
 ``--ohs-sheets``, ``--ohs-score`` and ``--auto-ohs``: the objective-guided human score
 (paper sections 4.1 and 4.5; ``fashion_tf/evaluation/ohs_cli.py``).
+``--personalizer RUN [--baselines RUN ...]`` prints the personalized Recall@K table of
+the paper's Fig. 11 (``fashion_tf.evaluation.personalization``) and plots it.
 """
 from __future__ import annotations
 
@@ -127,10 +129,16 @@ def main(argv=None) -> int:
     parser.add_argument("--compare", nargs="+", default=None, metavar="RUN", help="several runs side by side")
     parser.add_argument("--catalog", default=None, help="catalog directory (default: each run's)")
     parser.add_argument("--plot", default=None, help="recall@k picture (default: RUN/street_recall.png)")
+    parser.add_argument("--personalizer", default=None, metavar="RUN",
+                        help="personalizer run: Recall@1..100 against cart mean, popularity, matrix factorisation")
+    parser.add_argument("--baselines", nargs="*", default=[], metavar="RUN",
+                        help="with --personalizer: extractor runs whose features get a personalizer too")
     add_ohs_arguments(parser)
     args = parser.parse_args(argv)
     if (ohs_status := run_ohs(args)) is not None:
         return ohs_status
+    if args.personalizer:
+        return personalizer_main(args.personalizer, args.baselines, args.catalog)
     runs = args.compare or ([args.run] if args.run else None)
     if not runs:
         parser.error("give --run RUN or --compare RUN_A RUN_B ...")
@@ -148,6 +156,20 @@ def main(argv=None) -> int:
         out = args.plot or str(Path(runs[0]) / "street_recall.png")
         plot_recall_at_k(curves, out, title="street-to-shop exact-item recall@K")
         print(f"recall@k plot written to {out}")
+    return 0
+
+
+def personalizer_main(run, baselines, catalog) -> int:
+    from fashion_tf.evaluation.personalization import FIGURE_FILE, RESULTS_FILE, compare_personalizers, format_table
+
+    try:
+        result = compare_personalizers(run, baselines, catalog)
+    except (ValueError, FileNotFoundError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(format_table(result))
+    print(f"{result['test_users']} test users, {result['catalog_items']} items; "
+          f"{Path(run) / RESULTS_FILE}, plot {Path(run) / FIGURE_FILE}")
     return 0
 
 

@@ -62,9 +62,22 @@ def model_card(run: Run) -> str:
     return text + "\n# this export\nrun_metrics: " + json.dumps(run.metrics.get("test", {})) + "\n"
 
 
-def export_run(run_dir, out_dir="export", name=None, version=None, index_dir=None, scann=True) -> list[Path]:
-    """Export a run as ``NAME`` (exact similar-items) and ``NAME_scann``; return the paths."""
+def export_run(run_dir, out_dir="export", name=None, version=None, index_dir=None, scann=True,
+               personalizer_dir=None) -> list[Path]:
+    """Export a run as ``NAME`` (exact similar-items) and ``NAME_scann``; return the paths.
+
+    ``personalizer_dir`` (a personalizer run over this run's embeddings) adds the
+    ``personalize`` signature; a personalizer run itself exports ``NAME`` with only it."""
     run = load_run(run_dir)
+    if run.config.get("kind") == "personalizer":
+        from fashion_tf.personalize_graph import export_personalizer_run
+
+        return [export_personalizer_run(run, Path(out_dir), name, version)]
+    personalizer = None
+    if personalizer_dir is not None:
+        from fashion_tf.personalize_graph import load_personalizer_for
+
+        personalizer = load_personalizer_for(run, personalizer_dir)
     manifest = {}
     if index_dir is None:
         ids, vectors = catalog_embeddings(run, run_catalog(run, None))
@@ -85,11 +98,12 @@ def export_run(run_dir, out_dir="export", name=None, version=None, index_dir=Non
     }
     out = Path(out_dir)
     version = int(version or max(next_version(out / name), next_version(out / f"{name}_scann")))
-    written = [write_version_atomically(ServingModule(run.model, run.vocabulary, run.image_size, ids, vectors),
+    written = [write_version_atomically(ServingModule(run.model, run.vocabulary, run.image_size, ids, vectors,
+                                                      personalizer=personalizer),
                                         out / name, version, assets)]
     if scann:
         module = ServingModule(run.model, run.vocabulary, run.image_size, ids, vectors,
-                               scann_searcher=scann_searcher(vectors, manifest))
+                               scann_searcher=scann_searcher(vectors, manifest), personalizer=personalizer)
         written.append(write_version_atomically(module, out / f"{name}_scann", version, assets, scann=True))
     return written
 
@@ -102,10 +116,13 @@ def main(argv=None) -> int:
     parser.add_argument("--out", default="export")
     parser.add_argument("--version", type=int, default=None, help="default: the next integer")
     parser.add_argument("--no-scann", action="store_true", help="skip the NAME_scann variant")
+    parser.add_argument("--personalizer", default=None, metavar="RUN",
+                        help="personalizer run over this run's embeddings: adds the `personalize` signature")
     args = parser.parse_args(argv)
     started = time.perf_counter()
     try:
-        paths = export_run(args.run, args.out, args.name, args.version, args.index, scann=not args.no_scann)
+        paths = export_run(args.run, args.out, args.name, args.version, args.index, scann=not args.no_scann,
+                           personalizer_dir=args.personalizer)
     except (ValueError, FileNotFoundError, FileExistsError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -9,7 +9,8 @@ Keras model saw. Signatures:
   ``top_labels``;
 - ``similar``: images, k -> ``item_ids``, ``scores``, against the catalog embeddings
   held in the graph, by exact matrix product (runs on stock TF Serving) or by a ScaNN
-  searcher (needs the Scann ops: google/tf-serving-scann or fashion_tf.serving.server).
+  searcher (needs the Scann ops: google/tf-serving-scann or fashion_tf.serving.server);
+- ``personalize`` when a personalizer is given (``fashion_tf.personalize_graph``).
 """
 from __future__ import annotations
 
@@ -24,8 +25,14 @@ TOP_LABELS = 5
 class ServingModule(tf.Module):
     """A Keras feature extractor plus the catalog, packaged for TF Serving."""
 
-    def __init__(self, model, vocabulary, image_size, item_ids, embeddings, scann_searcher=None):
+    def __init__(self, model, vocabulary, image_size, item_ids, embeddings, scann_searcher=None, personalizer=None):
         super().__init__()
+        if personalizer is not None:
+            from fashion_tf.personalize_graph import PersonalizeModule
+
+            self.personalize = PersonalizeModule(personalizer)
+        else:
+            self.personalize = None
         self.model = model
         self.image_size = int(image_size)
         self.vocabulary = tf.constant(list(vocabulary))
@@ -81,6 +88,8 @@ class ServingModule(tf.Module):
         return {
             "serving_default": self.serve_embedding.get_concrete_function(),
             "similar": self.serve_similar.get_concrete_function(),
+            **({"personalize": self.personalize.serve_personalize.get_concrete_function()}
+               if self.personalize is not None else {}),
         }
 
 

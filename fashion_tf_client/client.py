@@ -7,7 +7,7 @@ the real ``tensorflow/serving`` image. Input and output keys
 are read from each model's signature metadata (GetModelMetadata, cached per model and
 version); nothing is hard-coded except the *signature names* and *output meanings*
 fashion_tf.export writes (``serving_default`` -> embedding/label_probs/top_labels,
-``similar`` -> item_ids/scores). gRPC failures surface as typed
+``similar`` -> item_ids/scores, ``personalize`` -> item_ids/scores/unknown_items). gRPC failures surface as typed
 :mod:`fashion_tf_client.errors` exceptions that keep the status code and message.
 
     with Client("localhost:8500", model="fashion") as client:
@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
+from typing import NamedTuple
 
 import grpc
 import numpy as np
@@ -32,6 +33,7 @@ from fashion_tf_client.tensors import dtype_name, make_ndarray, make_tensor_prot
 
 DEFAULT_SIGNATURE = "serving_default"
 SIMILAR_SIGNATURE = "similar"
+PERSONALIZE_SIGNATURE = "personalize"
 _STATE_NAMES = pb.ModelVersionStatus.State
 
 
@@ -44,6 +46,14 @@ def _as_image_list(images) -> tuple[list[bytes], bool]:
     if isinstance(images, np.ndarray) and images.dtype != object:
         return [encode_image(images)], True
     return [encode_image(i) for i in images], False
+
+
+class Personalized(NamedTuple):
+    """What ``Client.personalize`` returns."""
+
+    item_ids: np.ndarray   # [k] str, best first
+    scores: np.ndarray     # [k] float32, cosine to the cart's query
+    unknown_items: int     # cart ids the served catalog does not know (ignored)
 
 
 class Signature:
@@ -216,11 +226,23 @@ class Client:
         scores = outputs["scores"]
         return (ids[0], scores[0]) if single else (ids, scores)
 
-    def personalize(self, cart, k: int = 10, model=None, version=None):
-        """Items for a user's rating-weighted cart (paper eq. 3/4; DESIGN.md 6, 8)."""
-        raise NotImplementedError(
-            "personalize: the personalizer and its `personalize` signature are not built yet "
-            "(README, 'Not implemented yet')")
+    def personalize(self, cart, k: int = 10, model=None, version=None) -> Personalized:
+        """Items for a user's rating-weighted cart (paper eq. 3/4): ``cart`` is
+        {item_id: rating} or [(item_id, rating), ...]. Returns (item_ids [k] str,
+        scores [k] float32, unknown_items: cart ids the catalog does not know, ignored);
+        cart items are never returned. A cart with no known item or a rating <= 0 gets
+        InvalidArgumentError from the server."""
+        pairs = list(cart.items()) if isinstance(cart, dict) else [tuple(pair) for pair in cart]
+        if any(len(pair) != 2 for pair in pairs):
+            raise ValueError("a cart is {item_id: rating} or a list of (item_id, rating) pairs")
+        signature = self.signature(PERSONALIZE_SIGNATURE, model, version)
+        signature.require_outputs("item_ids", "scores", "unknown_items")
+        inputs = {signature.input_of(pb.DT_STRING): np.array([str(i) for i, _ in pairs], dtype=object),
+                  signature.input_of(pb.DT_FLOAT): np.array([r for _, r in pairs], dtype=np.float32),
+                  signature.input_of(pb.DT_INT32, rank=0): np.int32(k)}
+        outputs = self.predict(inputs, signature.name, model, version)
+        ids = np.array([b.decode("utf-8") for b in outputs["item_ids"]], dtype=object)
+        return Personalized(ids, outputs["scores"], int(outputs["unknown_items"]))
 
     def complete_the_look(self, image, k: int = 10, model=None, version=None):
         """Complementary items from the triplet style embedding (seed 002; DESIGN.md 6, 8)."""

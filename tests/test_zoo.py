@@ -71,7 +71,7 @@ def test_efficientnet_extractor_saves_and_loads(tmp_path):
 
 def test_registry_lists_the_paper_models():
     assert {"v1", "v2", "v3", "v4", "v5", "resnet101_shallow", "vgg16", "tiny"} <= set(zoo.list_models())
-    assert zoo.list_models(kind="personalizer") == []
+    assert zoo.list_models(kind="personalizer") == ["personalizer"]
     entry = zoo.get_entry("v5")
     assert entry.config["backbone"] == "efficientnetb3" and entry.config["shallow_branch"] is True
     assert entry.default_image_size == 300 and entry.paper["ohs"] == pytest.approx(0.80)

@@ -13,8 +13,9 @@ It is the embedded default data set, so that every command runs with no download
   thresholds scaled to the catalog size), a seeded 70/15/15 ``split``, ``outfit_id``
   (a top and bottom or a dress, shoes and a bag or hat in coordinated colours) and
   ``mask`` (computed by ``masks.ensure_masks``);
-* ``interactions.parquet``: users with a hidden taste (two garment groups and a
-  colour) who rate 5-7 items each, higher when an item matches their taste;
+* ``interactions.parquet``: 2000 users with a hidden taste (two garment groups and a
+  colour) who buy 5-7 items each, leaning on their taste and on the items'
+  popularity, and rate them higher when an item matches their taste;
 * ``queries.parquet`` + ``queries/<query_id>.jpg``: street-style photos of the
   test-split items, cut out with their true mask, scaled and rotated a little and
   pasted onto crops of the *query* photo pool, never a training background.
@@ -22,7 +23,7 @@ It is the embedded default data set, so that every command runs with no download
 The same seed gives the same bytes. ``ensure_demo_shop`` generates once into the
 cache (``$FASHION_TF_CACHE`` or ``~/.cache/fashion_tf``) and reuses it afterwards.
 
-CLI: ``python -m fashion_tf.data.demo_shop --out DIR --items 800 --users 100 --seed 0
+CLI: ``python -m fashion_tf.data.demo_shop --out DIR --items 800 --users 2000 --seed 0
 [--image-size 128]``.
 """
 
@@ -43,13 +44,13 @@ from fashion_tf.data import schema
 from fashion_tf.data.demo_shop_draw import ACCENTS, COLOURS, NEUTRALS, render_garment
 from fashion_tf.data.photos import background_photos, default_cache_dir, random_crop
 
-GENERATOR_VERSION = 3  # 3: phrase labels ("polka-dot", "tank-top")
+GENERATOR_VERSION = 4  # 3: phrase labels ("polka-dot", "tank-top"); 4: 2000 users, popularity-skewed purchases
 ATTRIBUTE_COLUMNS = ("attr_category", "attr_subtype", "attr_colour", "attr_texture")
 COMPLETE_FILE = "COMPLETE"
 # Big enough that V5 learns categories and colours from scratch in a CPU demo
 # (560 training images), small enough to draw in seconds.
 DEFAULT_ITEMS = 800
-DEFAULT_USERS = 100
+DEFAULT_USERS = 2000
 JPEG_QUALITY = 92
 ROOT_CATEGORY = "Clothing, Shoes & Jewelry"
 
@@ -160,11 +161,16 @@ def _users(items: pd.DataFrame, specs: list[dict], n_users: int,
            rng: np.random.Generator) -> tuple[pd.DataFrame, dict]:
     """Users with a hidden taste (two garment groups + a colour) rating 5-7 items each.
 
-    Returns (ratings, tastes) with tastes = {user_id: (groups, colour)}; only the
-    ratings are written: the taste stays hidden, for recommenders to discover."""
+    A user buys item i with probability proportional to popularity_i * exp(2 [group
+    liked] + 3 [colour liked]): items sell unequally (a log-normal popularity, as in
+    real shops, so popularity is a baseline worth beating), and a user's purchases
+    lean on their taste without being confined to it. Returns (ratings, tastes) with
+    tastes = {user_id: (groups, colour)}; only the ratings are written: the taste stays
+    hidden, for recommenders to discover."""
     groups = np.array([GARMENTS[s["subtype"]][0] for s in specs])
     colours = np.array([s["colour"] for s in specs])
     ids = items["item_id"].to_numpy()
+    popularity = rng.lognormal(0.0, 0.5, size=len(ids))
     rows, tastes = [], {}
     for u in range(n_users):
         liked_groups = set(rng.choice(GROUPS, size=2, replace=False).tolist())
@@ -172,15 +178,9 @@ def _users(items: pd.DataFrame, specs: list[dict], n_users: int,
         tastes[f"user{u:04d}"] = (liked_groups, liked_colour)
         group_match = np.isin(groups, list(liked_groups))
         colour_match = colours == liked_colour
-        matching = np.flatnonzero(group_match | colour_match)
-        n = int(rng.integers(5, 8))
-        n = min(n, len(ids))
-        chosen: list[int] = []
-        while len(chosen) < n:
-            pool = matching if (len(matching) and rng.random() < 0.6) else np.arange(len(ids))
-            pick = int(rng.choice(pool))
-            if pick not in chosen:
-                chosen.append(pick)
+        weights = popularity * np.exp(2.0 * group_match + 3.0 * colour_match)
+        n = min(int(rng.integers(5, 8)), len(ids))
+        chosen = rng.choice(len(ids), size=n, replace=False, p=weights / weights.sum())
         times = np.sort(rng.integers(0, 30_000_000, size=n)) + 1_600_000_000
         for pick, ts in zip(chosen, times):
             score = 1.5 + 2.0 * group_match[pick] + 1.5 * colour_match[pick] + rng.normal(0, 0.6)
@@ -315,7 +315,7 @@ def is_complete(out, **parameters) -> bool:
 
 
 def default_shop_dir(items: int = DEFAULT_ITEMS, users: int = DEFAULT_USERS, seed: int = 0, image_size: int = 128) -> Path:
-    """The cache folder of one parameter set: <cache>/demo_shop/items800-users100-seed0-px128."""
+    """The cache folder of one parameter set: <cache>/demo_shop/items800-users2000-seed0-px128."""
     return default_cache_dir() / "demo_shop" / f"items{items}-users{users}-seed{seed}-px{image_size}"
 
 

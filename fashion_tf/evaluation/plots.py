@@ -36,12 +36,14 @@ def plot_training_curves(history: pd.DataFrame, out: str | Path, title: str = ""
     return Path(out)
 
 
-def plot_recall_at_k(curves: dict[str, dict[int, float]], out: str | Path, title: str = "") -> Path:
-    """Recall@K against K, one line per system (paper Fig. 11 style)."""
+def plot_recall_at_k(curves: dict[str, dict[int, float]], out: str | Path, title: str = "",
+                     markers: bool = True) -> Path:
+    """Recall@K against K, one line per system (paper Fig. 11 style); ``markers=False``
+    for long curves (K = 1..100)."""
     fig, axis = plt.subplots(figsize=(6, 4))
     for name, curve in curves.items():
         ks = sorted(curve)
-        axis.plot(ks, [curve[k] for k in ks], marker="o", label=name)
+        axis.plot(ks, [curve[k] for k in ks], marker="o" if markers else None, label=name)
     axis.set_xlabel("K")
     axis.set_ylabel("recall@K")
     axis.set_ylim(0, 1)

@@ -150,7 +150,11 @@ def _prepare(run_dir: Path, config: dict, overwrite: bool) -> bool:
 def train_personalizer(config: PersonalizerConfig) -> Path:
     """Train and write a personalizer run directory; returns its path."""
     from fashion_tf.evaluation.personalization import recall_curves_for
-    from fashion_tf.training.common import finish_run, save_model_atomically, write_curves
+    from fashion_tf.training.common import (
+        finish_run,
+        save_model_atomically,
+        write_curves,
+    )
 
     extractor = load_run(config.run)
     catalog = run_catalog(extractor, config.data)

@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import shutil
 import sys
 import time
 from pathlib import Path
@@ -35,9 +34,11 @@ from fashion_tf.data.catalog import catalog_fingerprint
 from fashion_tf.embed import run_catalog
 from fashion_tf.models.personalizer import build_personalizer, cart_encoder, pad_carts
 from fashion_tf.run_index import catalog_embeddings
-from fashion_tf.runs import CONFIG_FILE, HISTORY_FILE, METRICS_FILE, load_run
+from fashion_tf.runs import HISTORY_FILE, METRICS_FILE, load_run
 
 TOP_K_METRIC = "factorized_top_k/top_10_categorical_accuracy"
+# Keys of config.json that must match for a rerun to resume rather than start over.
+RESUME_KEYS = ("extractor_fingerprint", "data_fingerprint", "batch_size", "seed", "hidden_units", "temperature")
 
 
 @dataclasses.dataclass
@@ -127,31 +128,12 @@ def fit_personalizer(item_ids, vectors, split: CartSplit, config: PersonalizerCo
     return personalizer, history.history
 
 
-def _prepare(run_dir: Path, config: dict, overwrite: bool) -> bool:
-    """Create the run directory; True when an interrupted run with this config resumes."""
-    path = run_dir / CONFIG_FILE
-    if overwrite and run_dir.exists():
-        shutil.rmtree(run_dir)
-    if path.exists():
-        previous = json.loads(path.read_text())
-        if previous.get("status") == "finished":
-            raise FileExistsError(f"{run_dir} already holds a finished personalizer: pass --overwrite or another --out")
-        resume_keys = ("extractor_fingerprint", "data_fingerprint", "batch_size", "seed", "hidden_units", "temperature")
-        differing = [k for k in resume_keys if previous.get(k) != config.get(k)]
-        if differing:
-            raise FileExistsError(f"{run_dir} holds an interrupted run with different {', '.join(differing)}: "
-                                  "pass --overwrite or another --out")
-        return (run_dir / "backup").exists()
-    run_dir.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({**config, "status": "training"}, indent=2))
-    return False
-
-
 def train_personalizer(config: PersonalizerConfig) -> Path:
     """Train and write a personalizer run directory; returns its path."""
     from fashion_tf.evaluation.personalization import recall_curves_for
     from fashion_tf.training.common import (
         finish_run,
+        prepare_run_dir,
         save_model_atomically,
         write_curves,
     )
@@ -173,7 +155,7 @@ def train_personalizer(config: PersonalizerConfig) -> Path:
         "data_fingerprint": catalog_fingerprint(catalog), **settings,
         "data": str(Path(catalog.root).resolve()),
     }
-    resuming = _prepare(run_dir, record, config.overwrite)
+    resuming = prepare_run_dir(run_dir, record, config.overwrite, RESUME_KEYS)
     print(f"personalizer over {extractor.name} ({vectors.shape[1]}-d, {len(item_ids)} items): "
           f"{len(split.train)} train / {len(split.val)} val carts, {len(split.test)} test users"
           + ("; resuming" if resuming else ""), flush=True)
@@ -220,7 +202,7 @@ def main(argv=None) -> int:
     config = parse_args(argv)
     try:
         train_personalizer(config)
-    except (ValueError, FileNotFoundError, FileExistsError) as error:
+    except (ValueError, FileNotFoundError, SystemExit) as error:  # SystemExit: a run already in --out
         print(f"error: {error}", file=sys.stderr)
         return 2
     return 0

@@ -174,7 +174,7 @@ def test_personalize_cli_writes_a_loadable_run(tiny_run, tmp_path, capsys):
     assert list(curve.values()) == sorted(curve.values())
     assert (out / "history.csv").read_text().count("\n") >= 2
     assert personalize.main(args) == 2  # a finished run is not overwritten silently
-    assert "already holds a finished personalizer" in capsys.readouterr().err
+    assert "already holds a finished run of personalizer" in capsys.readouterr().err
 
 
 def test_zoo_builds_the_personalizer_from_a_catalog():

@@ -109,8 +109,9 @@ def build_callbacks(run_dir: Path, progress: EpochProgress, config: TrainConfig)
     ]
 
 
-def prepare_run_dir(run_dir: Path, record: dict, overwrite: bool) -> bool:
-    """Create the run directory; return True when resuming an interrupted run."""
+def prepare_run_dir(run_dir: Path, record: dict, overwrite: bool, resume_keys=RESUME_KEYS) -> bool:
+    """Create the run directory; return True when resuming an interrupted run (one whose
+    config.json agrees with ``record`` on ``resume_keys``)."""
     config_path = run_dir / CONFIG_FILE
     if overwrite and run_dir.exists():
         shutil.rmtree(run_dir)
@@ -121,7 +122,7 @@ def prepare_run_dir(run_dir: Path, record: dict, overwrite: bool) -> bool:
                 f"{run_dir} already holds a finished run of {previous['model']}: "
                 "pass --overwrite to train again or choose another --out"
             )
-        differing = [k for k in RESUME_KEYS if previous.get(k) != record.get(k)]
+        differing = [k for k in resume_keys if previous.get(k) != record.get(k)]
         if differing:
             raise SystemExit(
                 f"{run_dir} holds an interrupted run with different "

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 
@@ -28,7 +29,7 @@ def add_ohs_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--ohs-weights", default=None,
                        help="criterion weights, e.g. 'category=5,subtype=4,shape_difference=0.25' "
                             "(default: the paper's 5, 4, 1, 1, 1, 1, 0.25)")
-    group.add_argument("--seed", type=int, default=0, help="seed of the query draw and the sheet shuffles")
+    group.add_argument("--ohs-seed", type=int, default=0, help="seed of the query draw and the sheet shuffles")
     group.add_argument("--out", default=None, help="output folder (sheets: ohs/; auto: ohs_auto/; "
                                                    "score: the sheets folder)")
 
@@ -58,7 +59,7 @@ def _run(args: argparse.Namespace) -> int:
 
         out = Path(args.out or "ohs")
         summary = write_sheets([load_run(r) for r in args.ohs_sheets], out,
-                               count=args.queries or DEFAULT_QUERIES, seed=args.seed,
+                               count=args.queries or DEFAULT_QUERIES, seed=args.ohs_seed,
                                scorers=args.scorers or list(DEFAULT_SCORERS), catalog_dir=args.catalog)
         print(f"{summary['queries']} sheets for {len(summary['systems'])} systems in {out / 'sheets'}, "
               f"all on {summary['html']}; templates: {', '.join(str(p) for p in summary['templates'])}; "
@@ -73,13 +74,15 @@ def _run(args: argparse.Namespace) -> int:
         result = score_filled_templates(args.ohs_score[0], args.ohs_score[1:], weights, args.out)
         print(format_ohs_table(result["table"], result["agreement"], weights))
         scorers, queries = result["scores"]["scorer"].nunique(), result["scores"]["query"].nunique()
-        print(f"{scorers} scorer(s), {queries} queries; alpha = Krippendorff's alpha between scorers; "
+        overall = result["agreement"]["all criteria"]
+        print(f"{scorers} scorer(s), {queries} queries; alpha = Krippendorff's alpha between scorers "
+              f"(all criteria together: {'n/a' if math.isnan(overall) else f'{overall:.3f}'}); "
               f"written to {', '.join(str(p) for p in result['paths'])}")
         return 0
     from fashion_tf.evaluation.ohs_auto import auto_ohs, weights_note, write_auto_ohs
     from fashion_tf.evaluation.ohs_scoring import format_ohs_table
 
-    result = auto_ohs([load_run(r) for r in args.auto_ohs], args.queries, args.seed, weights, args.catalog)
+    result = auto_ohs([load_run(r) for r in args.auto_ohs], args.queries, args.ohs_seed, weights, args.catalog)
     json_path, chart = write_auto_ohs(result, args.out or "ohs_auto", weights)
     print(format_ohs_table(result["table"], weights=weights))
     print(f"automatic OHS on {result['queries']['shop']} shop and {result['queries']['street']} street queries; "

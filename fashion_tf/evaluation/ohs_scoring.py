@@ -165,7 +165,7 @@ def format_ohs_table(table: pd.DataFrame, agreement: Mapping[str, float] | None 
     if agreement is not None:
         head += "alpha".rjust(9)
     lines = [head]
-    rows = ([("hit@10", "hit@10")] if "hit@10" in table else []) + [
+    rows = [(name, name) for name in ("test IoU", "hit@10") if name in table] + [
         (f"{CRITERION_TITLES[c]} ({weights.get(c, 0):g})", c) for c in CRITERIA] + [("OHS", "OHS")]
     for label, column in rows:
         line = label.ljust(26) + "".join(_cell(table.at[s, column] if column in table else None).rjust(width)

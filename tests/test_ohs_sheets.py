@@ -17,6 +17,7 @@ from fashion_tf.evaluation.ohs_auto import attribute_table, criteria_percentages
 from fashion_tf.evaluation.ohs_queries import choose_queries
 from fashion_tf.evaluation.ohs_scoring import CRITERIA
 from fashion_tf.evaluation.ohs_templates import read_key
+from fashion_tf.runs import load_run
 
 
 @pytest.fixture(scope="module")
@@ -115,6 +116,14 @@ def test_auto_ohs_of_two_runs(two_runs, tmp_path, capsys):
     catalog = load_catalog(result["catalog"])
     assert result["queries"] == {"shop": int((catalog.items["split"] == "test").sum()), "street": len(catalog.queries)}
     assert (out / "auto_ohs.png").stat().st_size > 5000
+    # on shop queries alone, category agreement is evaluate's in-shop category P@10, and
+    # on street photos hit@10 is its exact-item recall@10
+    assert "OHS, street queries only" in printed
+    evaluation = evaluate.evaluate_run(load_run(two_runs[0]))
+    shop, street = result["by_domain"]["shop"]["tiny (tiny)"], result["by_domain"]["street"]["tiny (tiny)"]
+    assert shop["category"] == pytest.approx(100 * evaluation["in_shop"]["category_precision@10"], abs=1e-3)
+    assert street["hit@10"] == pytest.approx(100 * evaluation["street_to_shop"]["recall@10"], abs=1e-3)
+    assert tiny["OHS shop"] == pytest.approx(shop["OHS"], abs=1e-3)
 
 
 def test_auto_criteria_golden_values():

@@ -119,37 +119,51 @@ def criteria_percentages(query_items: list[str], result_items: np.ndarray, attri
     return out
 
 
-def auto_ohs(runs: list[Run], count: int | None = None, seed: int = 0, weights=DEFAULT_WEIGHTS,
-             catalog_dir=None) -> dict:
-    """The automatic OHS of ``runs`` on the same queries.
-
-    Returns ``{"table": DataFrame systems x (test IoU, hit@10, criteria, OHS) in percent,
-    "left_out": [criteria without catalog attributes], "weights": the renormalised
-    weights used, "queries": {"shop": n, "street": n}, "catalog": path}``.
-    """
-    catalog = shared_catalog(runs, catalog_dir)
-    queries = choose_queries(catalog, count, seed=seed)
-    attributes = attribute_table(catalog.items)
-    query_items = [q.item_id for q in queries]
-    street = np.array([q.domain == "street" for q in queries])
-    rows = {}
-    for name, run in zip(system_names(runs), runs):
-        rows[name] = criteria_percentages(query_items, top_k_results(run, catalog, queries, TOP_K),
-                                          attributes, street)
-    table = pd.DataFrame.from_dict(rows, orient="index")[["hit@10", *CRITERIA]]
-    left_out = [c for c in CRITERIA if table[c].isna().all()]
-    table = table.astype(float)
-    used = {}
+def _scored(rows: dict[str, dict], weights) -> tuple[pd.DataFrame, dict[str, float]]:
+    """systems x (hit@10, criteria, OHS) from per-system criteria percentages."""
+    table = pd.DataFrame.from_dict(rows, orient="index")[["hit@10", *CRITERIA]].astype(float)
+    used: dict[str, float] = {}
     ohs = []
     for record in table[list(CRITERIA)].to_dict("records"):
         value, used = weighted_ohs(record, weights)
         ohs.append(value)
     table["OHS"] = ohs
+    return table, used
+
+
+def auto_ohs(runs: list[Run], count: int | None = None, seed: int = 0, weights=DEFAULT_WEIGHTS,
+             catalog_dir=None) -> dict:
+    """The automatic OHS of ``runs`` on the same queries.
+
+    Returns ``{"table": DataFrame systems x (test IoU, hit@10, criteria, OHS, OHS shop,
+    OHS street) in percent, "by_domain": {"shop": table, "street": table} (the same on
+    each kind of query alone), "left_out": [criteria without catalog attributes],
+    "weights": the renormalised weights used, "queries": {"shop": n, "street": n},
+    "catalog": path}``.
+    """
+    catalog = shared_catalog(runs, catalog_dir)
+    queries = choose_queries(catalog, count, seed=seed)
+    attributes = attribute_table(catalog.items)
+    query_items = np.array([q.item_id for q in queries], dtype=object)
+    street = np.array([q.domain == "street" for q in queries])
+    domains = {"all": np.ones(len(queries), dtype=bool), "shop": ~street, "street": street}
+    rows: dict[str, dict[str, dict]] = {domain: {} for domain in domains}
+    for name, run in zip(system_names(runs), runs):
+        results = top_k_results(run, catalog, queries, TOP_K)
+        for domain, chosen in domains.items():
+            if chosen.any():
+                rows[domain][name] = criteria_percentages(list(query_items[chosen]), results[chosen],
+                                                          attributes, street[chosen])
+    table, used = _scored(rows["all"], weights)
+    left_out = [c for c in CRITERIA if table[c].isna().all()]
+    by_domain = {domain: _scored(rows[domain], weights)[0] for domain in ("shop", "street") if rows[domain]}
+    for domain, part in by_domain.items():
+        table[f"OHS {domain}"] = part["OHS"]
     # Table I lists each version's test IoU above its criteria: the implicit metric
     # that the OHS is meant to replace.
     table.insert(0, "test IoU", [100.0 * run.metrics["test"]["iou"] if "iou" in run.metrics.get("test", {})
                                  else float("nan") for run in runs])
-    return {"table": table, "left_out": left_out, "weights": used,
+    return {"table": table, "by_domain": by_domain, "left_out": left_out, "weights": used,
             "queries": {"shop": int((~street).sum()), "street": int(street.sum())}, "catalog": str(catalog.root)}
 
 
@@ -163,6 +177,11 @@ def weights_note(result: dict, weights=DEFAULT_WEIGHTS) -> str:
             f"{kept:g} instead of {sum(weights.values()):g}")
 
 
+def _as_json(table: pd.DataFrame) -> dict:
+    return {name: {c: (None if np.isnan(v) else round(float(v), 3)) for c, v in row.items()}
+            for name, row in table.to_dict("index").items()}
+
+
 def write_auto_ohs(result: dict, out: str | Path, weights=DEFAULT_WEIGHTS) -> tuple[Path, Path]:
     """``auto_ohs.json`` and a bar chart ``auto_ohs.png`` (criteria and OHS per system)."""
     import json
@@ -172,13 +191,14 @@ def write_auto_ohs(result: dict, out: str | Path, weights=DEFAULT_WEIGHTS) -> tu
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     table = result["table"]
-    payload = {"systems": {name: {c: (None if np.isnan(v) else round(float(v), 3)) for c, v in row.items()}
-                           for name, row in table.to_dict("index").items()},
+    payload = {"systems": _as_json(table),
+               "by_domain": {domain: _as_json(part) for domain, part in result["by_domain"].items()},
                "left_out": result["left_out"], "weights_used": result["weights"], "queries": result["queries"],
                "catalog": result["catalog"], "note": weights_note(result, weights)}
     json_path = out / AUTO_FILE
     json_path.write_text(json.dumps(payload, indent=2))
-    columns = [c for c in ("hit@10", *CRITERIA, "OHS") if c not in result["left_out"]]
+    columns = [c for c in ("hit@10", *CRITERIA, "OHS", "OHS shop", "OHS street")
+               if c in table and c not in result["left_out"]]
     chart = plot_ohs_bars(table[columns], out / CHART_FILE,
                           title=f"automatic OHS, {sum(result['queries'].values())} queries")
     return json_path, chart

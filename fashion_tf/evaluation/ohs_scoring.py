@@ -166,7 +166,8 @@ def format_ohs_table(table: pd.DataFrame, agreement: Mapping[str, float] | None 
         head += "alpha".rjust(9)
     lines = [head]
     rows = [(name, name) for name in ("test IoU", "hit@10") if name in table] + [
-        (f"{CRITERION_TITLES[c]} ({weights.get(c, 0):g})", c) for c in CRITERIA] + [("OHS", "OHS")]
+        (f"{CRITERION_TITLES[c]} ({weights.get(c, 0):g})", c) for c in CRITERIA] + [("OHS", "OHS")] + [
+        (f"OHS, {domain} queries only", f"OHS {domain}") for domain in ("shop", "street") if f"OHS {domain}" in table]
     for label, column in rows:
         line = label.ljust(26) + "".join(_cell(table.at[s, column] if column in table else None).rjust(width)
                                          for s in table.index)

@@ -52,6 +52,7 @@ def test_sheets_templates_scores_round_trip(two_runs, tmp_path, capsys):
     assert "copy_run" not in page and "tiny (tiny)" not in page  # blind
     key = read_key(out)
     assert all(sorted(q["codes"]) == ["A", "B"] for q in key["queries"])
+    assert len({q["codes"]["A"] for q in key["queries"]}) == 2  # codes shuffled per sheet
     assert {q["domain"] for q in key["queries"]} == {"shop", "street"}
     assert all(len(results) == 10 for q in key["queries"] for results in q["results"].values())
 

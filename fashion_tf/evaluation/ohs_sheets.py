@@ -142,9 +142,10 @@ def write_sheets(runs: list[Run], out: str | Path, count: int | None = DEFAULT_Q
     codes = system_codes(len(runs))
     (out / SHEETS_DIR).mkdir(parents=True, exist_ok=True)
     key_queries, sheets = [], []
+    # blind: a fresh shuffle per sheet, seeded so that the same command gives the same key
+    shuffles = np.random.default_rng([seed, 1])
     for number, query in enumerate(queries):
-        # blind: a fresh shuffle per sheet, seeded so that the same command gives the same key
-        order = np.random.default_rng([seed, number]).permutation(len(runs))
+        order = shuffles.permutation(len(runs))
         mapping = {code: names[j] for code, j in zip(codes, order)}
         rows = [(code, [str(catalog.path(images[i])) for i in results[mapping[code]][number]]) for code in codes]
         sheets.append(render_sheet(query, rows, out / SHEETS_DIR / f"{query.query}.png"))

@@ -1,5 +1,5 @@
 """Serving: the thin TF Serving client (:mod:`fashion_tf_client`, re-exported here) and a
-stand-in TF Serving-protocol server (DESIGN.md sections 2 and 8). The server lives in
+stand-in TF Serving-protocol server. The server lives in
 :mod:`fashion_tf.serving.server` (imported on demand: it loads TensorFlow models).
 
 ``import fashion_tf`` imports TensorFlow; a backend that only calls a model server

@@ -117,6 +117,9 @@ def test_filled_template_is_unblinded_with_the_key(tmp_path):
     # q2's code A is v4: the key, not the letter, names the system
     assert scores.set_index(["query", "system"]).at[("q2", "v4 (run4)"), "category"] == 9
     assert scores["hit@10"].tolist() == [1, 1, 1, 1]
+    # a spreadsheet's CSV export may start with a byte-order mark
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+    assert read_filled_template(path, KEY).equals(scores)
 
 
 @pytest.mark.parametrize("edit, message", [
@@ -146,3 +149,16 @@ def test_one_scorer_name_twice_is_refused(tmp_path):
     second = _filled(tmp_path / "b")
     with pytest.raises(TemplateError, match="scorer name 'ann' is also"):
         read_filled_templates([first, second], KEY)
+
+
+def test_cli_refuses_bad_arguments_before_any_work(tmp_path, capsys):
+    from fashion_tf import evaluate
+
+    assert evaluate.main(["--auto-ohs", str(tmp_path), "--queries", "0"]) == 2
+    assert "--queries must be at least 1, got 0" in capsys.readouterr().err
+    assert evaluate.main(["--ohs-sheets", str(tmp_path / "nowhere"), "--out", str(tmp_path / "o")]) == 2
+    assert "nowhere does not exist" in capsys.readouterr().err
+    assert evaluate.main(["--ohs-score", str(tmp_path), "--ohs-weights", "price=1"]) == 2
+    assert "'price=1' is not CRITERION=WEIGHT" in capsys.readouterr().err
+    assert evaluate.main(["--ohs-score", str(tmp_path), str(tmp_path / "a.csv")]) == 2
+    assert "no OHS key" in capsys.readouterr().err

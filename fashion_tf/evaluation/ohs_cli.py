@@ -50,6 +50,8 @@ def _run(args: argparse.Namespace) -> int:
     from fashion_tf.runs import load_run
 
     weights = parse_weights(args.ohs_weights)
+    if args.queries is not None and args.queries < 1:
+        raise ValueError(f"--queries must be at least 1, got {args.queries}")
     if args.ohs_sheets:
         from fashion_tf.evaluation.ohs_sheets import (
             DEFAULT_QUERIES,

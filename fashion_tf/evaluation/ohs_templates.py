@@ -114,7 +114,8 @@ def read_filled_template(path: str | Path, key: dict) -> pd.DataFrame:
     """
     path = Path(path)
     codes = {q["query"]: q["codes"] for q in key["queries"]}
-    with path.open(newline="") as handle:
+    # utf-8-sig: spreadsheet programs often start a CSV export with a byte-order mark
+    with path.open(newline="", encoding="utf-8-sig") as handle:
         reader = csv.DictReader(handle)
         missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
         if missing:

@@ -28,6 +28,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/serving.py
 	$(PY) benchmarks/serving_batching.py
 	$(PY) benchmarks/client_import.py
+	$(PY) benchmarks/importers.py
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check fashion_tf tests tools benchmarks

@@ -12,9 +12,10 @@ memory (``VmHWM``):
 |---|---|
 | ``chunked_import`` | ``import_hm`` (articles, chunked transactions, catalog written) |
 | ``whole_file_pandas`` | what a notebook does: ``pd.read_csv`` of the whole transactions file, then ``groupby([customer_id, article_id])`` for counts and last dates |
+| ``amazon_reviews`` | ``read_reviews`` of a 2018-layout reviews file with as many reviews as purchases (300,000 reviewers, 20,000 items) |
 | ``interpreter_floor`` | Python importing pandas, numpy and the importers, nothing read |
 
-The methods run in interleaved rounds (chunked, whole, floor, chunked, ...) so that the
+The methods run in interleaved rounds (chunked, whole, reviews, floor, chunked, ...) so that the
 load of other jobs on a shared machine hits each alike; reported per method: median and
 spread of peak MB and of rows/s. Target: the chunked import of 1 million rows peaks
 below 1024 MB. Results: benchmarks/results/importers.json.
@@ -54,6 +55,17 @@ df = pd.read_csv(SRC + "/transactions_train.csv", dtype={"article_id": str})
 pairs = df.groupby(["customer_id", "article_id"]).agg(n=("t_dat", "size"), last=("t_dat", "max"))
 seconds = time.perf_counter() - start
 rows, kept = len(df), len(pairs)
+""",
+    "amazon_reviews": """
+from pathlib import Path
+from fashion_tf.data.importers.amazon import read_reviews
+from fashion_tf.data.importers.common import ImportReport
+items = {f"B{k:09d}" for k in range(20000)}
+report = ImportReport("amazon", Path(OUT))
+start = time.perf_counter()
+ratings = read_reviews(SRC + "/AMAZON_FASHION.json", items, report)
+seconds = time.perf_counter() - start
+rows, kept = report.interaction_rows_read, len(ratings)
 """,
     "interpreter_floor": """
 import pandas as pd
@@ -111,6 +123,21 @@ def write_download(root: Path, rows: int, articles: int, customers: int, seed: i
     return root
 
 
+def write_reviews(path: Path, rows: int, seed: int = 0) -> Path:
+    """A 2018-layout reviews file (AMAZON_FASHION.json): one JSON record a line."""
+    rng = np.random.default_rng(seed)
+    users, items = rng.integers(0, 300_000, rows), rng.integers(0, 20_000, rows)
+    ratings = rng.integers(1, 6, rows)
+    with path.open("w", encoding="utf-8") as handle:
+        for k in range(rows):
+            handle.write(json.dumps({
+                "overall": float(ratings[k]), "verified": True, "reviewTime": "05 13, 2014",
+                "reviewerID": f"A{users[k]:013d}", "asin": f"B{items[k]:09d}",
+                "reviewerName": "Amazon Customer", "reviewText": "Fits well, nice fabric. " * 8,
+                "summary": "Nice", "unixReviewTime": 1_400_000_000 + k}) + "\n")
+    return path
+
+
 def measure(method: str, src: Path, out: Path, chunk_rows: int) -> dict:
     code = PRELUDE + CHILD[method] + EPILOGUE
     env = dict(os.environ, PYTHONPATH=str(ROOT))
@@ -140,6 +167,7 @@ def main(argv: list[str] | None = None) -> int:
         src = Path(tmp) / "hm"
         log(f"writing {args.rows:,} transactions, {args.articles:,} articles")
         write_download(src, args.rows, args.articles, args.customers)
+        write_reviews(src / "AMAZON_FASHION.json", args.rows)
         size_mb = (src / "transactions_train.csv").stat().st_size / 2 ** 20
         values: dict[str, list[dict]] = {m: [] for m in CHILD}
         for round_index in range(args.rounds):
@@ -172,7 +200,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"H&M import of {args.rows:,} purchases ({size_mb:.0f} MB): peak "
           f"{peak:.0f} MB (target < 1024), {rate:,.0f} rows/s; whole-file pandas peak "
           f"{methods['whole_file_pandas']['peak_mb']['median']:.0f} MB; interpreter "
-          f"{methods['interpreter_floor']['peak_mb']['median']:.0f} MB -> {RESULTS}")
+          f"{methods['interpreter_floor']['peak_mb']['median']:.0f} MB; Amazon reviews peak "
+          f"{methods['amazon_reviews']['peak_mb']['median']:.0f} MB -> {RESULTS}")
     return 0
 
 

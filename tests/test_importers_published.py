@@ -21,6 +21,7 @@ from fashion_tf.data.importers import (
     import_hm,
     purchases_to_rating,
 )
+from fashion_tf.data.importers.attribute_labels import label_catalog_from
 from fashion_tf.training_data import resolve_catalog
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -56,6 +57,8 @@ def test_amazon_2014_python_literals_gzip_and_ratings_csv(tmp_path):
         ["A1KLRMWW2FWPL4", "0000031887", 5, 1297468800],
         ["A2G5TCU2WDFZ65", "0123456479", 4, 1358553600]]
     assert report.dropped == {"item not imported": 1}
+    with pytest.raises(ValueError, match="no structured attributes; use titles"):
+        label_catalog_from(tmp_path / "cat", "attributes", ())
 
     # Ratings-only CSV files: 2014 user,item,... and 2018 item,user,...; no header.
     rows = [("A1", "0000031887", 5.0, 1297468800), ("A2", "0123456479", 2.0, 1358553600),

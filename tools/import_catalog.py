@@ -88,11 +88,17 @@ def importer_options(args: argparse.Namespace) -> dict:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
-        report = import_catalog(args.format, args.src, args.out, images=args.images,
-                                **importer_options(args))
+        run(args)
     except (ValueError, FileNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    return 0
+
+
+def run(args: argparse.Namespace) -> None:
+    """Import, then clean and label when asked, printing the report."""
+    report = import_catalog(args.format, args.src, args.out, images=args.images,
+                            **importer_options(args))
     print(report.table())
     print(report.summary())
     if args.report:
@@ -115,7 +121,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"labels from {source}: " + summary(catalog.vocabulary or [],
                                                   catalog.label_counts or {}))
     print(f"catalog ready: {Path(args.out)}")
-    return 0
 
 
 if __name__ == "__main__":

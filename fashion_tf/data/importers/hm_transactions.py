@@ -4,9 +4,9 @@ The file holds 31.8 million purchases (t_dat, customer_id, article_id, price,
 sales_channel_id). It is read ``chunk_rows`` rows at a time; each chunk is reduced at
 once to one entry per (customer, article) pair, held in three numpy arrays
 (16 bytes per pair), and merged into the running totals whenever the reduced chunks
-hold as many pairs as the totals. Memory thus grows with the chunk
-size and with the number of distinct pairs, never with the file's length; each
-customer id string is stored once.
+hold as many pairs as the totals. Memory thus grows with the chunk size and with the
+number of distinct pairs, never with the file's length; each customer id string is
+stored once.
 
 Implicit feedback -> ratings. A purchase says the customer wanted the article, never
 that they disliked it, so no purchase maps to the low ratings 1-3 that Amazon

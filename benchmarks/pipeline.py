@@ -15,12 +15,12 @@ with the same cached masks and background photographs:
 3. ``training``: images/s of a short fit of EfficientNetB3(weights=None) + sigmoid head
    on random data (steps after warm-up), i.e. what the pipeline has to keep up with.
 
-Writes ``benchmarks/results/pipeline.json`` with ``ratio_vs_loop`` (tf.data / loop) and
-``ratio_vs_training`` (tf.data / training) plus the raw images/s. tf.data and the loop
-are timed in alternating rounds (medians), and the 1-minute load average before and
-after is recorded: on a shared 2-core machine another job's load changes the ratio
-(tf.data needs both cores, the loop one), while the CPU ms per image of each side,
-also recorded, does not depend much on it.
+All four are timed in interleaved rounds (``benchmarks/measure.py``): per-round images/s,
+per-round ratios ``ratio_vs_loop`` (tf.data / loop, target >= 1.6) and
+``ratio_vs_training`` (tf.data / training, target >= 5), medians and spread, written to
+``benchmarks/results/pipeline.json`` with the CPU ms per image of each round (a measure
+of the work each side does that depends little on other jobs' load; tf.data needs both
+cores to win, the loop uses one).
 
     python benchmarks/pipeline.py [--image-size 128] [--items 512] [--batch-size 64]
 """
@@ -30,7 +30,6 @@ import argparse
 import json
 import math
 import os
-import platform
 import statistics
 import time
 from pathlib import Path
@@ -38,10 +37,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pandas as pd
-import tensorflow as tf
+from measure import Comparison, Report, fmt, log, timed
 from PIL import Image
 
-import fashion_tf  # noqa: F401  (before TensorFlow: Keras 2 as tf.keras)
+# isort: off
+import fashion_tf  # noqa: F401  (Keras 2 as tf.keras)
+import tensorflow as tf  # after fashion_tf, which sets TF_USE_LEGACY_KERAS
+# isort: on
 from fashion_tf.data import schema
 from fashion_tf.data.augment import STRENGTHS
 from fashion_tf.data.pipeline import make_dataset
@@ -101,28 +103,39 @@ def benchmark_catalog(items: int) -> tuple[Path, str]:
 
 # ---------------------------------------------------------------- 1. tf.data
 
-def tf_data_timer(catalog: Path, size: int, batch: int, backgrounds: list[str], p: float, epochs: int):
-    """Builds the training dataset once and returns ``time() -> (images/s, CPU ms/image)``."""
+def tf_data_methods(catalog: Path, size: int, batch: int, backgrounds: list[str], p: float, epochs: int,
+                    items: int):
+    """The training dataset, built once; returns two methods measuring images/s:
+
+    ``steady``: one iterator kept across rounds, ``epochs`` catalog passes per round, as a
+    long training run sees it (``fit`` on a repeated dataset with ``steps_per_epoch``).
+    ``new_iterator``: a new iterator per epoch, what ``fit`` does on a finite dataset; each
+    start costs ~0.1-0.25 s of CPU on the calling thread (function instantiation, thread
+    pools, filling the buffers), a lot next to a 512-image epoch.
+    """
     from fashion_tf.data.catalog import load_catalog
 
     cat = load_catalog(catalog)
     ds = make_dataset(cat, None, size, batch, cat.vocabulary, training=True, augmentation="standard",
                       background_p=p, background_files=backgrounds)
-    for _ in ds.take(3):  # warm-up: tracing, XLA compilation, thread pools, file cache
-        pass
+    steady = iter(ds.repeat())
+    batches_per_round = epochs * math.ceil(items / batch)
+    for _ in range(3):  # warm-up: tracing, XLA compilation, thread pools, file cache
+        next(steady)
 
-    def time_once(new_iterator_per_epoch: bool = False) -> tuple[float, float]:
-        """Steady state: one iterator over ``epochs`` epochs, as a long training epoch
-        sees it. With ``new_iterator_per_epoch`` (what Keras does for each epoch) each
-        epoch also pays the iterator's start-up (~0.1 s: function instantiation, thread
-        pools, first batch latency), which is large only next to a tiny catalog."""
-        start, cpu, count = time.perf_counter(), time.process_time(), 0
-        for run in [ds] * epochs if new_iterator_per_epoch else [ds.repeat(epochs)]:
-            for images, _ in run:
-                count += int(images.shape[0])
-        return count / (time.perf_counter() - start), 1e3 * (time.process_time() - cpu) / count
+    def measure(pull) -> dict:
+        start, cpu = time.perf_counter(), time.process_time()
+        count = pull()
+        seconds = time.perf_counter() - start
+        return {"value": count / seconds, "cpu_ms_per_image": 1e3 * (time.process_time() - cpu) / count}
 
-    return time_once
+    def steady_state() -> dict:
+        return measure(lambda: sum(int(next(steady)[0].shape[0]) for _ in range(batches_per_round)))
+
+    def new_iterator_per_epoch() -> dict:
+        return measure(lambda: sum(int(images.shape[0]) for _ in range(epochs) for images, _ in ds))
+
+    return steady_state, new_iterator_per_epoch
 
 
 # ---------------------------------------------------------------- 2. OpenCV loop
@@ -207,38 +220,42 @@ class OpenCVAugmenter:
         return cv2.cvtColor(image, cv2.COLOR_BGR2RGB).astype(np.float32)
 
 
-def loop_timer(catalog: Path, size: int, backgrounds: list[str], p: float, limit: int):
-    """Returns ``time() -> (images/s, CPU ms/image)`` of one pass of the OpenCV loop over the catalog."""
+def loop_method(catalog: Path, size: int, backgrounds: list[str], p: float, limit: int):
+    """A method measuring images/s of one pass of the OpenCV loop over the catalog."""
     items = pd.read_parquet(catalog / schema.ITEMS_FILE).head(limit)
     pairs = [(str(catalog / i), str(catalog / m)) for i, m in zip(items["image"], items["mask"])]
     augmenter = OpenCVAugmenter(backgrounds, size, p)
     for pair in pairs[:16]:  # warm-up
         augmenter(*pair)
 
-    def time_once() -> tuple[float, float]:
+    def measure() -> dict:
         start, cpu = time.perf_counter(), time.process_time()
         for pair in pairs:
             augmenter(*pair)
-        return len(pairs) / (time.perf_counter() - start), 1e3 * (time.process_time() - cpu) / len(pairs)
+        return {"value": len(pairs) / (time.perf_counter() - start),
+                "cpu_ms_per_image": 1e3 * (time.process_time() - cpu) / len(pairs)}
 
-    return time_once
+    return measure
 
 
 # ---------------------------------------------------------------- 3. training
 
-def time_training(size: int, batch: int, labels: int, steps: int) -> float:
+def training_method(size: int, batch: int, labels: int, steps: int):
+    """A method measuring images/s of ``steps`` ``train_on_batch`` calls of
+    EfficientNetB3(weights=None) + sigmoid head on random data."""
     backbone = tf.keras.applications.EfficientNetB3(weights=None, include_top=False, input_shape=(size, size, 3), pooling="avg")
     model = tf.keras.Sequential([backbone, tf.keras.layers.Dense(labels, activation="sigmoid")])
     model.compile(optimizer="adam", loss="binary_crossentropy")
     rng = np.random.default_rng(0)
     x = rng.uniform(0, 255, (batch, size, size, 3)).astype(np.float32)
     y = (rng.random((batch, labels)) < 0.1).astype(np.float32)
-    for _ in range(2):  # warm-up: tracing and first steps
-        model.train_on_batch(x, y)
-    start = time.perf_counter()
-    for _ in range(steps):
-        model.train_on_batch(x, y)
-    return steps * batch / (time.perf_counter() - start)
+    model.train_on_batch(x, y)  # tracing; Comparison.run warms up once more
+
+    def step():
+        for _ in range(steps):
+            model.train_on_batch(x, y)
+
+    return timed(step, work=steps * batch)
 
 
 def main(argv=None) -> dict:
@@ -247,10 +264,10 @@ def main(argv=None) -> dict:
     parser.add_argument("--items", type=int, default=512)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--background-p", type=float, default=0.5)
-    parser.add_argument("--epochs", type=int, default=3, help="tf.data epochs timed per round")
-    parser.add_argument("--rounds", type=int, default=7, help="alternating tf.data / loop rounds (medians reported)")
+    parser.add_argument("--epochs", type=int, default=3, help="catalog passes of tf.data per round")
+    parser.add_argument("--rounds", type=int, default=7, help="interleaved rounds (>= 5)")
     parser.add_argument("--train-batch", type=int, default=32)
-    parser.add_argument("--train-steps", type=int, default=5)
+    parser.add_argument("--train-steps", type=int, default=2, help="training steps per round")
     parser.add_argument("--loop-threads", type=int, default=1, help="cv2.setNumThreads for the loop (1: single-threaded)")
     parser.add_argument("--out", default=str(RESULTS))
     args = parser.parse_args(argv)
@@ -260,52 +277,38 @@ def main(argv=None) -> dict:
     catalog, source = benchmark_catalog(args.items)
     backgrounds = training_background_files()
     size = args.image_size
-    print(f"catalog: {catalog} ({source}); {len(backgrounds)} background photos; {size} px; {os.cpu_count()} CPUs")
-
-    # Other jobs may share the 2 cores: both sides are timed in alternating rounds and
-    # the medians compared, with the load average and each side's CPU time per image
-    # (a load-independent measure of the work each does) recorded next to them.
-    load_before = os.getloadavg()
-    time_tf = tf_data_timer(catalog, size, args.batch_size, backgrounds, args.background_p, args.epochs)
+    log(f"catalog: {catalog} ({source}); {len(backgrounds)} background photos; {size} px; {os.cpu_count()} CPUs")
+    report = Report(args.out, "input pipeline: tf.data vs a single-threaded OpenCV loop vs EfficientNetB3 training",
+                    image_size=size, catalog=source, items=args.items, batch_size=args.batch_size,
+                    background_p=args.background_p, epochs_per_round=args.epochs, rounds=args.rounds,
+                    train_batch=args.train_batch, train_steps_per_round=args.train_steps,
+                    loop_threads=args.loop_threads)
+    steady, new_iterator = tf_data_methods(catalog, size, args.batch_size, backgrounds, args.background_p,
+                                           args.epochs, args.items)
     cv2.setNumThreads(args.loop_threads)
-    time_cv = loop_timer(catalog, size, backgrounds, args.background_p, args.items)
-    tf_runs, loop_runs, tf_epoch_runs = [], [], []
-    for round_ in range(args.rounds):
-        tf_runs.append(time_tf())
-        loop_runs.append(time_cv())
-        tf_epoch_runs.append(time_tf(new_iterator_per_epoch=True))
-        print(f"round {round_ + 1}/{args.rounds}: tf.data {tf_runs[-1][0]:7.1f} images/s ({tf_runs[-1][1]:.3f} ms CPU/image), "
-              f"OpenCV loop {loop_runs[-1][0]:7.1f} images/s ({loop_runs[-1][1]:.3f} ms CPU/image), "
-              f"tf.data with a new iterator per epoch {tf_epoch_runs[-1][0]:7.1f} images/s", flush=True)
-    load_after = os.getloadavg()
-    tf_rate, tf_cpu = (statistics.median(r[i] for r in tf_runs) for i in (0, 1))
-    loop_rate, loop_cpu = (statistics.median(r[i] for r in loop_runs) for i in (0, 1))
-    tf_epoch_rate = statistics.median(r[0] for r in tf_epoch_runs)
-    print(f"tf.data pipeline:       {tf_rate:8.1f} images/s (median of {args.rounds}; "
-          f"{tf_epoch_rate:.1f} with a new iterator per {args.items}-image epoch)")
-    print(f"OpenCV loop ({args.loop_threads} thread): {loop_rate:8.1f} images/s (median of {args.rounds})")
     labels = len(json.loads((catalog / schema.LABELS_FILE).read_text())["vocabulary"])
-    train_rate = time_training(size, args.train_batch, max(labels, 1), args.train_steps)
-    print(f"EfficientNetB3 training: {train_rate:8.1f} images/s")
-
-    result = {
-        "image_size": size, "catalog": source, "items": args.items, "batch_size": args.batch_size,
-        "background_p": args.background_p, "cpus": os.cpu_count(), "machine": platform.processor() or platform.machine(),
-        "rounds": args.rounds, "load_average_1min": [round(load_before[0], 2), round(load_after[0], 2)],
-        "tf_data_images_per_s": round(tf_rate, 1), "opencv_loop_images_per_s": round(loop_rate, 1),
-        "tf_data_cpu_ms_per_image": round(tf_cpu, 3), "opencv_loop_cpu_ms_per_image": round(loop_cpu, 3),
-        "tf_data_images_per_s_runs": [round(r[0], 1) for r in tf_runs],
-        "tf_data_new_iterator_per_epoch_images_per_s": round(tf_epoch_rate, 1),
-        "ratio_vs_loop_new_iterator_per_epoch": round(tf_epoch_rate / loop_rate, 2),
-        "opencv_loop_images_per_s_runs": [round(r[0], 1) for r in loop_runs],
-        "efficientnetb3_train_images_per_s": round(train_rate, 1),
-        "ratio_vs_loop": round(tf_rate / loop_rate, 2), "ratio_vs_training": round(tf_rate / train_rate, 2),
-    }
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
-    print(f"ratio_vs_loop {result['ratio_vs_loop']} (target >= 1.6), ratio_vs_training {result['ratio_vs_training']} "
-          f"(target >= 5); written to {args.out}")
-    return result
+    comparison = (Comparison("pipeline", unit="images/s")
+                  .add("tf_data", steady)
+                  .add("tf_data_new_iterator_per_epoch", new_iterator)
+                  .add("opencv_loop", loop_method(catalog, size, backgrounds, args.background_p, args.items))
+                  .add("efficientnetb3_training", training_method(size, args.train_batch, max(labels, 1),
+                                                                  args.train_steps))
+                  .ratio("ratio_vs_loop", "tf_data", "opencv_loop")
+                  .ratio("ratio_vs_loop_new_iterator_per_epoch", "tf_data_new_iterator_per_epoch", "opencv_loop")
+                  .ratio("ratio_vs_training", "tf_data", "efficientnetb3_training")
+                  .target("ratio_vs_loop", ">=", 1.6)
+                  .target("ratio_vs_training", ">=", 5))
+    entry = report.add("pipeline", comparison.run(rounds=args.rounds))
+    for name, method in entry["methods"].items():
+        cpu = [e["cpu_ms_per_image"] for e in method.get("extras", []) if "cpu_ms_per_image" in e]
+        note = f", {statistics.median(cpu):.3f} ms CPU/image" if cpu else ""
+        print(f"{name:32s} {fmt(method)} images/s{note}")
+    for name, ratio in entry["ratios"].items():
+        target = entry["targets"].get(name)
+        print(f"{name:40s} {fmt(ratio)}" + (f"  target {target['op']} {target['threshold']}: "
+                                           f"{'met' if target['met'] else 'MISSED'}" if target else ""))
+    print(f"written to {report.write()}")
+    return report.data
 
 
 if __name__ == "__main__":

@@ -1,30 +1,34 @@
 """Retrieval benchmark: ScaNN index vs exact search vs HNSW peers, at equal recall@10.
 
-    python benchmarks/retrieval.py              # n = 1,000,000 x 256 (minutes; HNSW builds are slow)
-    python benchmarks/retrieval.py --n 100000   # quick check
+    python benchmarks/retrieval.py              # n = 1,000,000 x 256 (HNSW builds take minutes)
+    python benchmarks/retrieval.py --n 200000   # quicker check
 
 For each data set (``clustered``: unit vectors from a mixture of a few thousand Gaussian
 clusters of uneven size grouped under categories, like catalog embeddings, see
-``make_vectors``; ``random``: uniform unit vectors, the worst case for partitioning), all
-measured in this one run on this machine:
-- exact search: our ``BruteForceIndex`` (NumPy blocks) and faiss ``IndexFlatIP``;
-- our ``ScannIndex``: build time, then a sweep of num_leaves_to_search x reorder; the
-  fastest setting with recall@10 >= target on held-out queries is reported;
-- faiss ``IndexHNSWFlat`` and ``hnswlib`` (M=32, efConstruction=100): build time, then
-  efSearch is raised until recall@10 >= target;
-- (clustered only) the overhead of ``batch_retrieve`` (Parquet in, Parquet parts out) over
-  calling the ScaNN searcher directly on the same queries with the same settings.
+``make_vectors``; ``random`` and ``clustered_flat`` on request), all in this one run:
 
-Queries/s are for batched queries using all cores. Results: benchmarks/results/retrieval.json.
-Peers need the [bench] extra (``pip install faiss-cpu hnswlib``); missing peers are skipped
-and recorded as such.
+1. ground truth: exact top-10 of the held-out queries (``exact_top_k``);
+2. our ``ScannIndex`` built with the library defaults (``build_index``: parameters chosen
+   from the catalog size and tuned at build time to the first recall target), then its
+   search settings for each recall target (``ScannIndex.tuned_search``); a setting whose
+   recall on the held-out queries falls short is widened until it reaches the target;
+3. faiss ``IndexHNSWFlat`` and ``hnswlib`` (M=32, efConstruction=100): efSearch is raised
+   until recall@10 on the held-out queries reaches each target;
+4. all of them, and exact search (``numpy_blocks`` on a subset of the same queries), timed
+   in interleaved rounds (``benchmarks/measure.py``): per-round queries/s and per-round
+   ratios, medians and spread;
+5. (clustered only) ``batch_retrieve`` (Parquet in, Parquet parts out) against the raw
+   ScaNN searcher on the same queries with the same settings, interleaved the same way.
+
+Targets (clustered, recall@10 >= 0.95): ScaNN >= 1.5x faiss HNSW, >= 100x exact;
+batch_retrieve at most 10% slower than raw ScaNN. Queries/s are for batched queries using
+all cores. Results: benchmarks/results/retrieval.json. Peers need the [bench] extra
+(``pip install faiss-cpu hnswlib``); missing peers are skipped and recorded as such.
 """
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
 import shutil
 import sys
 import tempfile
@@ -32,16 +36,15 @@ import time
 from pathlib import Path
 
 import numpy as np
+from measure import Comparison, Report, fmt, log, timed
 
-import fashion_tf  # noqa: F401  (before TensorFlow / scann)
-from fashion_tf.retrieval import ScannIndex, exact_top_k, recall_at_k, write_embeddings
+import fashion_tf  # noqa: F401  (quiet TensorFlow logs before scann loads it)
+from fashion_tf.retrieval import build_index, exact_top_k, recall_at_k, write_embeddings
 from fashion_tf.retrieval.batch import EmbeddingQueries, batch_retrieve
 
 RESULTS = Path(__file__).resolve().parent / "results" / "retrieval.json"
-
-
-def log(message: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+HNSW_M, HNSW_EF_CONSTRUCTION = 32, 100
+EF_GRID = (16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024, 1536, 2048)
 
 
 def make_vectors(kind: str, n: int, dim: int, clusters: int, seed: int) -> np.ndarray:
@@ -86,143 +89,178 @@ def make_vectors(kind: str, n: int, dim: int, clusters: int, seed: int) -> np.nd
     return out
 
 
-def best_of(fn, repeats: int = 3) -> float:
-    """Fastest wall time of ``repeats`` calls (the machine is shared: the minimum is the
-    least disturbed measurement)."""
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
+# ------------------------------------------------------------------ ScaNN
+
+def scann_settings(index, queries, exact, target):
+    """The library's tuned search setting for ``target``, checked on the held-out queries
+    and widened (more leaves, then a larger reorder budget) while their recall falls short."""
+    tuned = index.tuned_search(target)
+    leaves, reorder = tuned["num_leaves_to_search"], tuned["reorder_candidates"]
+    widened = 0
+    while True:
+        found, _ = index.search_indices(queries, 10, num_leaves_to_search=leaves, reorder_candidates=reorder)
+        recall = recall_at_k(found, exact)
+        if recall >= target or (leaves >= index.params["num_leaves"] and reorder >= 2000):
+            break
+        widened += 1
+        if leaves < index.params["num_leaves"]:
+            leaves = min(index.params["num_leaves"], max(leaves + 1, round(leaves * 1.15)))
+        else:
+            reorder *= 2
+    return {"num_leaves_to_search": leaves, "reorder_candidates": reorder, "recall_at_10": recall,
+            "build_sample_recall_at_10": tuned["recall_at_10"], "tuned_at_build": tuned,
+            "widened_on_held_out_queries": widened}
 
 
-def bench_exact(database, queries, k):
-    indices = {}
+# ------------------------------------------------------------------- HNSW peers
 
-    def ours():
-        indices["ours"] = exact_top_k(database, queries, k)[0]
-
-    seconds = best_of(ours, 1)
-    result = {"numpy_blocks": {"qps": len(queries) / seconds, "seconds": seconds}}
-    try:
-        import faiss
-
-        flat = faiss.IndexFlatIP(database.shape[1])
-        flat.add(database)
-        seconds = best_of(lambda: flat.search(queries, k), 1)
-        result["faiss_flat"] = {"qps": len(queries) / seconds, "seconds": seconds}
-    except ImportError:
-        result["faiss_flat"] = {"skipped": "faiss not installed"}
-    return indices["ours"], result
-
-
-def bench_scann(database, queries, exact, k, target):
-    n = len(database)
-    ids = np.arange(n).astype(str).astype(object)
-    start = time.perf_counter()
-    index = ScannIndex(mode="tree", target_recall=target).add(ids, database).build()
-    build_s = time.perf_counter() - start
-    log(f"scann built in {build_s:.1f}s: {index.params}")
-    exact_ids = ids[exact]
-    tuned_leaves = index.params["num_leaves_to_search"]
-    leaves_grid = sorted({max(1, int(tuned_leaves * f)) for f in (0.5, 0.75, 1, 1.5, 2, 3)}
-                         | {min(index.params["num_leaves"], tuned_leaves * 4)})
-    sweep = []
-    for reorder in (50, 100, 200, 400):
-        for leaves in leaves_grid:
-            found, _ = index.search(queries, k, num_leaves_to_search=leaves, reorder_candidates=reorder)
-            recall = recall_at_k(found, exact_ids)
-            row = {"num_leaves_to_search": leaves, "reorder_candidates": reorder, "recall_at_10": recall}
-            if recall >= target:
-                seconds = best_of(lambda leaves=leaves, reorder=reorder: index.search(
-                    queries, k, num_leaves_to_search=leaves, reorder_candidates=reorder))
-                row["qps"] = len(queries) / seconds
-                sweep.append(row)
-                break  # more leaves only cost time at this reorder budget
-            sweep.append(row)
-    passing = [row for row in sweep if "qps" in row]
-    best = max(passing, key=lambda row: row["qps"]) if passing else None
-    result = {"build_s": build_s, "params": {key: index.params[key] for key in (
-        "num_leaves", "dims_per_block", "anisotropic_quantization_threshold", "training_sample_size")},
-        "tuned_at_build": {"num_leaves_to_search": tuned_leaves,
-                           "build_sample_recall_at_10": index.recall_at_10},
-        "sweep": sweep, "best": best}
-    return index, result
-
-
-def bench_hnsw(kind, database, queries, exact, k, target, m=32, ef_construction=100):
+def build_hnsw(kind, database):
+    """(index, build seconds) or (None, reason skipped)."""
     n, dim = database.shape
     try:
         if kind == "faiss_hnsw":
             import faiss
 
-            index = faiss.IndexHNSWFlat(dim, m, faiss.METRIC_INNER_PRODUCT)
-            index.hnsw.efConstruction = ef_construction
+            index = faiss.IndexHNSWFlat(dim, HNSW_M, faiss.METRIC_INNER_PRODUCT)
+            index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
             start = time.perf_counter()
             index.add(database)
-        else:
+        elif kind == "hnswlib":
             import hnswlib
 
             index = hnswlib.Index(space="ip", dim=dim)
-            index.init_index(max_elements=n, ef_construction=ef_construction, M=m)
+            index.init_index(max_elements=n, ef_construction=HNSW_EF_CONSTRUCTION, M=HNSW_M)
             start = time.perf_counter()
             index.add_items(database, num_threads=os.cpu_count())
+        else:
+            raise ValueError(f"unknown peer {kind!r}; expected faiss_hnsw or hnswlib")
     except ImportError as error:
-        return {"skipped": f"{error.name} not installed (pip install faiss-cpu hnswlib)"}
-    build_s = time.perf_counter() - start
-    log(f"{kind} built in {build_s:.1f}s")
+        return None, f"{error.name} not installed (pip install faiss-cpu hnswlib)"
+    return index, time.perf_counter() - start
 
-    def search(ef):
+
+def hnsw_search(kind, index, ef):
+    def search(queries):
         if kind == "faiss_hnsw":
             index.hnsw.efSearch = ef
-            return index.search(queries, k)[1]
+            return index.search(queries, 10)[1]
         index.set_ef(ef)
-        return index.knn_query(queries, k=k, num_threads=os.cpu_count())[0]
+        return index.knn_query(queries, k=10, num_threads=os.cpu_count())[0]
 
-    sweep, best = [], None
-    for ef in (16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024):
-        recall = recall_at_k(search(ef), exact)
-        row = {"ef_search": ef, "recall_at_10": recall}
-        sweep.append(row)
+    return search
+
+
+def hnsw_settings(kind, index, queries, exact, target):
+    """Smallest efSearch of the grid whose recall@10 on the held-out queries reaches target."""
+    sweep = []
+    for ef in EF_GRID:
+        recall = recall_at_k(hnsw_search(kind, index, ef)(queries), exact)
+        sweep.append({"ef_search": ef, "recall_at_10": recall})
         if recall >= target:
-            seconds = best_of(lambda ef=ef: search(ef))
-            row["qps"] = len(queries) / seconds
-            best = row
-            break
-    return {"build_s": build_s, "M": m, "ef_construction": ef_construction, "sweep": sweep, "best": best}
+            return {"ef_search": ef, "recall_at_10": recall, "sweep": sweep}
+    return {"ef_search": None, "recall_at_10": recall, "sweep": sweep}
 
 
-def bench_batch_overhead(index, setting, queries, k):
+# --------------------------------------------------------------- one data set
+
+def bench_dataset(report, dataset, args, peers, targets):
+    k = 10
+    batch_queries = args.batch_queries if dataset == "clustered" else 0
+    log(f"{dataset}: generating {args.n:,} x {args.dim} + {args.queries + batch_queries:,} queries")
+    # One draw, so that database and queries share the same clusters.
+    both = make_vectors(dataset, args.n + args.queries + batch_queries, args.dim, args.clusters, seed=0)
+    database, queries = both[:args.n], both[args.n:args.n + args.queries]
+    start = time.perf_counter()
+    exact, _ = exact_top_k(database, queries, k)
+    log(f"{dataset}: ground truth for {len(queries)} queries in {time.perf_counter() - start:.1f}s")
+    exact_queries = queries[:args.exact_queries]
+
+    ids = np.arange(args.n).astype(str).astype(object)
+    start = time.perf_counter()
+    index = build_index(ids, database, backend="scann", target_recall=min(targets))
+    scann_build = time.perf_counter() - start
+    log(f"{dataset}: scann built in {scann_build:.1f}s (library defaults): {index.params}")
+    context = {"scann": {"build_s": scann_build, "params": dict(index.params),
+                         "build_sample_recall_at_10": index.recall_at_10, "settings": {}},
+               "exact": {"queries": len(exact_queries)}}
+    comparison = Comparison(dataset, unit="queries/s")
+    comparison.add("exact", timed(lambda: exact_top_k(database, exact_queries, k), work=len(exact_queries)))
+    for target in targets:
+        setting = scann_settings(index, queries, exact, target)
+        context["scann"]["settings"][str(target)] = setting
+        log(f"{dataset}: scann at recall >= {target}: {setting}")
+
+        def scann_search(setting=setting):
+            index.search_indices(queries, k, num_leaves_to_search=setting["num_leaves_to_search"],
+                                 reorder_candidates=setting["reorder_candidates"])
+
+        comparison.add(f"scann@{target}", timed(scann_search, work=len(queries), min_seconds=args.min_seconds))
+        comparison.ratio(f"scann_vs_exact@{target}", f"scann@{target}", "exact")
+    for peer in peers:
+        log(f"{dataset}: building {peer} (M={HNSW_M}, efConstruction={HNSW_EF_CONSTRUCTION})")
+        peer_index, build_s = build_hnsw(peer, database)
+        if peer_index is None:
+            context[peer] = {"skipped": build_s}
+            continue
+        context[peer] = {"build_s": build_s, "M": HNSW_M, "ef_construction": HNSW_EF_CONSTRUCTION, "settings": {}}
+        log(f"{dataset}: {peer} built in {build_s:.1f}s")
+        for target in targets:
+            setting = hnsw_settings(peer, peer_index, queries, exact, target)
+            context[peer]["settings"][str(target)] = setting
+            log(f"{dataset}: {peer} at recall >= {target}: ef {setting['ef_search']} recall {setting['recall_at_10']:.4f}")
+            if setting["ef_search"] is None:
+                continue
+            search = hnsw_search(peer, peer_index, setting["ef_search"])
+            comparison.add(f"{peer}@{target}", timed(lambda search=search: search(queries), work=len(queries),
+                                                     min_seconds=args.min_seconds))
+            comparison.ratio(f"scann_vs_{peer}@{target}", f"scann@{target}", f"{peer}@{target}")
+    if dataset == "clustered":
+        main_target = min(targets)
+        comparison.target(f"scann_vs_exact@{main_target}", ">=", 100)
+        if f"scann_vs_faiss_hnsw@{main_target}" in comparison._ratios:
+            comparison.target(f"scann_vs_faiss_hnsw@{main_target}", ">=", 1.5,
+                              note="faiss HNSW M=32, efConstruction=100, efSearch raised to the same recall")
+    result = comparison.run(rounds=args.rounds)
+    entry = report.add(dataset, result, **context)
+    for ratio, values in entry["ratios"].items():
+        log(f"{dataset}: {ratio} {fmt(values)}")
+    if dataset == "clustered":
+        overhead = bench_batch_overhead(index, context["scann"]["settings"][str(min(targets))],
+                                        both[args.n + args.queries:], k, args)
+        report.add("batch_retrieve_overhead", overhead, queries=batch_queries,
+                   note="ratio = raw ScaNN queries/s over batch_retrieve queries/s, i.e. 1 + overhead")
+        log(f"batch_retrieve overhead: {fmt(overhead['ratios']['raw_vs_batch_retrieve'])}")
+
+
+def bench_batch_overhead(index, setting, queries, k, args):
     """batch_retrieve (Parquet in/out, id mapping) vs the raw ScaNN searcher on one array."""
-    n_queries = len(queries)
-    leaves, reorder = setting["num_leaves_to_search"], setting["reorder_candidates"]
-    index.params.update(num_leaves_to_search=leaves, reorder_candidates=reorder)
+    index.params.update(num_leaves_to_search=setting["num_leaves_to_search"],
+                        reorder_candidates=setting["reorder_candidates"])
     searcher = index.searcher
-    pre = max(k, reorder)
-    def raw():
-        searcher.search_batched_parallel(queries, final_num_neighbors=k,
-                                         pre_reorder_num_neighbors=pre, leaves_to_search=leaves)
+    leaves = setting["num_leaves_to_search"]
+    pre = max(k, setting["reorder_candidates"])
+    batch_size = index.params.get("search_batch_size", 256)
     work = Path(tempfile.mkdtemp(prefix="bench_batch_"))
     try:
-        write_embeddings(work / "queries.parquet", [f"q{i}" for i in range(n_queries)], queries, None)
+        write_embeddings(work / "queries.parquet", [f"q{i}" for i in range(len(queries))], queries, None)
+
+        def raw():
+            searcher.search_batched_parallel(queries, final_num_neighbors=k, pre_reorder_num_neighbors=pre,
+                                             leaves_to_search=leaves, batch_size=batch_size)
 
         def tool():
             shutil.rmtree(work / "out", ignore_errors=True)
-            batch_retrieve(index, EmbeddingQueries(work / "queries.parquet", 10_000), work / "out",
-                           k, progress=False)
+            batch_retrieve(index, EmbeddingQueries(work / "queries.parquet", 10_000), work / "out", k,
+                           progress=False)
 
-        # Interleaved repeats so that load from other processes hits both sides alike.
-        raw_times, tool_times = [], []
-        for _ in range(4):
-            raw_times.append(best_of(raw, 1))
-            tool_times.append(best_of(tool, 1))
-        raw_s, tool_s = min(raw_times), min(tool_times)
+        comparison = Comparison("batch_retrieve_overhead", unit="queries/s")
+        comparison.add("raw_scann", timed(raw, work=len(queries)))
+        comparison.add("batch_retrieve", timed(tool, work=len(queries)))
+        comparison.ratio("raw_vs_batch_retrieve", "raw_scann", "batch_retrieve")
+        comparison.target("raw_vs_batch_retrieve", "<=", 1.10, note="batch_retrieve overhead <= 10%")
+        return comparison.run(rounds=args.rounds)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    return {"queries": n_queries, "raw_scann_s": raw_s, "batch_retrieve_s": tool_s,
-            "raw_qps": n_queries / raw_s, "batch_qps": n_queries / tool_s,
-            "overhead": tool_s / raw_s - 1.0}
 
 
 def main(argv=None) -> int:
@@ -230,66 +268,27 @@ def main(argv=None) -> int:
     parser.add_argument("--n", type=int, default=1_000_000, help="database vectors")
     parser.add_argument("--dim", type=int, default=256)
     parser.add_argument("--clusters", type=int, default=3000)
-    parser.add_argument("--queries", type=int, default=1000, help="held-out queries for recall and qps")
+    parser.add_argument("--queries", type=int, default=2000, help="held-out queries for recall and queries/s")
+    parser.add_argument("--exact-queries", type=int, default=200, help="of those, timed with exact search")
     parser.add_argument("--batch-queries", type=int, default=50_000, help="queries for the batch overhead")
-    parser.add_argument("--target-recall", type=float, default=0.95)
-    parser.add_argument("--datasets", default="clustered,random,clustered_flat")
+    parser.add_argument("--targets", default="0.95,0.99", help="recall@10 levels; the first carries the targets")
+    parser.add_argument("--rounds", type=int, default=7, help="interleaved rounds (>= 5)")
+    parser.add_argument("--min-seconds", type=float, default=1.0,
+                        help="each approximate method repeats its queries for at least this long per round")
+    parser.add_argument("--datasets", default="clustered", help="comma list of clustered, random, clustered_flat")
     parser.add_argument("--peers", default="faiss_hnsw,hnswlib", help="comma list, or 'none'")
     parser.add_argument("--out", default=str(RESULTS))
     args = parser.parse_args(argv)
-    k = 10
-    report = {"n": args.n, "dim": args.dim, "queries": args.queries, "k": k,
-              "data": {"clustered": " ".join(make_vectors.__doc__.split("``clustered``")[1].split()),
-                       "clusters": args.clusters},
-              "target_recall_at_10": args.target_recall, "cpu_cores": os.cpu_count(),
-              "machine": platform.processor() or platform.machine(), "datasets": {}}
+    targets = sorted(float(t) for t in args.targets.split(","))
     peers = [] if args.peers == "none" else args.peers.split(",")
+    report = Report(args.out, "retrieval: ScaNN vs exact vs HNSW at equal recall@10, interleaved rounds",
+                    n=args.n, dim=args.dim, k=10, queries=args.queries, exact_queries=args.exact_queries,
+                    clusters=args.clusters, recall_targets=targets, rounds=args.rounds,
+                    data=" ".join(make_vectors.__doc__.split("``clustered``")[1].split()))
     for dataset in args.datasets.split(","):
-        log(f"{dataset}: generating {args.n:,} x {args.dim} + {args.queries} queries")
-        # One draw, so that database, queries and batch queries share the same clusters.
-        batch_queries = args.batch_queries if dataset == "clustered" else 0
-        both = make_vectors(dataset, args.n + args.queries + batch_queries, args.dim, args.clusters, seed=0)
-        database, queries = both[:args.n], both[args.n:args.n + args.queries]
-        log(f"{dataset}: exact search")
-        exact, exact_result = bench_exact(database, queries, k)
-        log(f"{dataset}: exact {exact_result}")
-        index, scann_result = bench_scann(database, queries, exact, k, args.target_recall)
-        best = scann_result["best"]
-        if best:
-            scann_result["speedup_vs_exact"] = best["qps"] / exact_result["numpy_blocks"]["qps"]
-            if "qps" in exact_result.get("faiss_flat", {}):
-                scann_result["speedup_vs_faiss_flat"] = best["qps"] / exact_result["faiss_flat"]["qps"]
-        log(f"{dataset}: scann best {best}")
-        entry = {"exact": exact_result, "scann": scann_result}
-        if dataset == "clustered" and best:
-            entry["batch_retrieve_overhead"] = bench_batch_overhead(
-                index, best, both[args.n + args.queries:], k=k)
-            log(f"{dataset}: batch overhead {entry['batch_retrieve_overhead']}")
-        del index
-        for peer in peers:
-            log(f"{dataset}: {peer}")
-            entry[peer] = bench_hnsw(peer, database, queries, exact, k, args.target_recall)
-            log(f"{dataset}: {peer} {entry[peer].get('best') or entry[peer]}")
-            if best and (entry[peer].get("best") or {}).get("qps"):
-                entry[peer]["scann_qps_ratio"] = best["qps"] / entry[peer]["best"]["qps"]
-        report["datasets"][dataset] = entry
-        del both, database, queries
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(json.dumps(report, indent=2) + "\n")  # partial results survive
-    clustered = report["datasets"].get("clustered", {})
-    scann = clustered.get("scann", {})
-    report["targets"] = {
-        "speedup_vs_exact_at_least_30": (scann.get("speedup_vs_exact") or 0) >= 30,
-        "scann_at_least_faiss_hnsw_qps": (clustered.get("faiss_hnsw", {}).get("scann_qps_ratio") or 0) >= 1,
-        "batch_overhead_within_10_percent":
-            (clustered.get("batch_retrieve_overhead", {}).get("overhead", 1e9)) <= 0.10,
-    }
-    Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
-    summary = {name: {"scann_qps": (d["scann"].get("best") or {}).get("qps"),
-                      "speedup_vs_exact": d["scann"].get("speedup_vs_exact")}
-               for name, d in report["datasets"].items()}
-    print(f"retrieval benchmark n={args.n:,}: {json.dumps(summary)} targets={report['targets']} "
-          f"-> {args.out}")
+        bench_dataset(report, dataset, args, peers, targets)
+    report.write()
+    print(f"retrieval benchmark n={args.n:,}: targets met {report.data['targets_met']} -> {args.out}")
     return 0
 
 

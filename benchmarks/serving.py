@@ -1,5 +1,5 @@
 """Serving benchmark: client -> fashion_tf.serving.server -> model vs the same SavedModel
-signature called in-process, in one run (issue 5 item 6, DESIGN.md 8).
+signature called in-process.
 
     python benchmarks/serving.py                                  # builds a fixture model
     python benchmarks/serving.py --model_base_path export/fashion # a real export
@@ -8,17 +8,20 @@ For one 224 px JPEG (batch 1) and for batches of 32 copies, ``serving_default`` 
 sequentially from one caller: in-process (``loaded.signatures[...]`` on a string tensor,
 outputs to numpy) and through the server (``Client.predict``: TensorProto encoding,
 gRPC over loopback, the server's validation, the same signature call, the response
-decoding). The two ways are measured in alternating rounds (in-process block, server block, then
-server first, ...) so load from other processes hits both alike. Blocks rather than
-call-by-call alternation: right after one process computed, its idle TensorFlow threads
-still spin for a while and slow the other process down on a small machine.
-Reported: p50/p99 latency (ms) and throughput (images/s); ``latency_ratio_single`` =
-server p50 / in-process p50 (target <= 1.15), ``throughput_ratio_batch32`` = server
-images/s / in-process images/s (target >= 0.9). Results: benchmarks/results/serving.json.
+decoding). The two ways are measured in interleaved rounds (``benchmarks/measure.py``;
+in-process block, server block, then server first, ...) so load from other processes hits
+both alike. Blocks of calls rather than call-by-call alternation: right after one process
+computed, its idle TensorFlow threads still spin for a while and slow the other process
+down on a small machine. Per round: p50 latency (ms) of the block (p99 and mean kept as
+extras) or its throughput (images/s); per-round ratios ``latency_ratio_single`` = server
+p50 / in-process p50 (target <= 1.15) and ``throughput_ratio_batch32`` = server images/s
+/ in-process images/s (target >= 0.9), medians and spread. Each measured case is one
+``Case`` of ``cases()``; add an entry to measure another signature or batch size.
 ``latency_ratio_personalize`` is the same p50 ratio for the ``personalize`` signature (one
 cart of 6 rated items, top 10), served from a personalizer over a catalog of the paper's
 Amazon Fashion size (``--personalize_items``, 163,589 items, 256-d): the cart mean, tower and
 a cosine over every catalog item per call.
+Results: benchmarks/results/serving.json.
 
 The default model is tests/serving_fixtures.py's fixture with random 3x3 conv layers at
 224 px (``--conv`` widths; default 2.1 GMACs per image, about half a ResNet-50), so a
@@ -28,29 +31,25 @@ nothing about serving a real model.
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
 import socket
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from measure import Comparison, Report, fmt, log
 
-import fashion_tf  # noqa: F401  (before TensorFlow)
-import tensorflow as tf  # noqa: E402
-
-from fashion_tf.serving import Client, ServingError  # noqa: E402
+# isort: off
+import fashion_tf  # noqa: F401  (Keras 2 as tf.keras, quiet TensorFlow logs)
+import tensorflow as tf  # after fashion_tf, which sets TF_USE_LEGACY_KERAS
+# isort: on
+from fashion_tf.serving import Client, ServingError
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results" / "serving.json"
-
-
-def log(message: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
 def jpeg_224() -> bytes:
@@ -61,7 +60,7 @@ def jpeg_224() -> bytes:
         from skimage import data
 
         rgb = data.astronaut()
-    except Exception:  # no scikit-image: a smooth synthetic image instead
+    except (ImportError, OSError):  # no scikit-image: a smooth synthetic image instead
         y, x = np.mgrid[0:224, 0:224]
         rgb = np.stack([x, y, (x + y) // 2], axis=-1).astype(np.uint8)
     rgb = cv2.resize(rgb, (224, 224), interpolation=cv2.INTER_AREA)
@@ -118,31 +117,50 @@ def start_server(base: Path, name: str, log_path: Path):
     raise RuntimeError("server did not become AVAILABLE within 180 s")
 
 
-def summarize(seconds: list[float], batch: int) -> dict:
-    ms = np.asarray(seconds) * 1000
-    return {"calls": len(ms), "p50_ms": round(float(np.percentile(ms, 50)), 3),
-            "p99_ms": round(float(np.percentile(ms, 99)), 3), "mean_ms": round(float(ms.mean()), 3),
-            "throughput_images_per_s": round(batch * len(ms) / (ms.sum() / 1000), 2)}
+@dataclass(frozen=True)
+class Case:
+    """One measured comparison: ``calls`` calls of a batch of ``batch`` copies of the JPEG
+    each way, in ``rounds`` blocks; ``metric`` "p50_ms" (latency, ratio server / in-process,
+    lower is better) or "images_per_s" (throughput, ratio server / in-process)."""
+
+    name: str
+    batch: int
+    calls: int
+    metric: str
+    ratio: str
+    op: str
+    threshold: float
 
 
-def measure(batch: int, calls: int, rounds: int, in_process, through_server) -> dict:
-    """Alternate rounds of `calls // rounds` timed calls of each way (rounds=0: alternate
-    every call, A B B A ...), so load from other processes hits both ways alike; warm
-    both first."""
-    for fn in (in_process, through_server):
-        for _ in range(3):
+def cases(args) -> list[Case]:
+    return [Case("single", 1, args.single_calls, "p50_ms", "latency_ratio_single", "<=", 1.15),
+            Case(f"batch{args.batch_size}", args.batch_size, args.batch_calls, "images_per_s",
+                 f"throughput_ratio_batch{args.batch_size}", ">=", 0.9)]
+
+
+def block(fn, calls: int, batch: int, metric: str):
+    """A method: ``calls`` timed calls of ``fn``; value = the block's p50 ms or images/s."""
+    def measure() -> dict:
+        seconds = []
+        for _ in range(calls):
+            started = time.perf_counter()
             fn()
-    times = {"in_process": [], "server": []}
-    rounds = rounds or calls
-    per_round = max(1, calls // rounds)
-    for round_index in range(rounds):
-        order = [("in_process", in_process), ("server", through_server)]
-        for key, fn in (order if round_index % 2 == 0 else order[::-1]):
-            for _ in range(per_round):
-                started = time.perf_counter()
-                fn()
-                times[key].append(time.perf_counter() - started)
-    return {key: summarize(value, batch) for key, value in times.items()}
+            seconds.append(time.perf_counter() - started)
+        ms = np.asarray(seconds) * 1000
+        figures = {"p50_ms": float(np.percentile(ms, 50)), "p99_ms": float(np.percentile(ms, 99)),
+                   "mean_ms": float(ms.mean()), "images_per_s": batch * len(ms) / (ms.sum() / 1000)}
+        return {"value": figures[metric], **{k: round(v, 3) for k, v in figures.items() if k != metric}}
+
+    return measure
+
+
+def measure_case(case: Case, rounds: int, in_process, through_server) -> dict:
+    comparison = Comparison(case.name, unit="ms (p50)" if case.metric == "p50_ms" else "images/s", rotate=True)
+    per_round = max(1, case.calls // rounds)
+    comparison.add("in_process", block(in_process, per_round, case.batch, case.metric))
+    comparison.add("server", block(through_server, per_round, case.batch, case.metric))
+    comparison.ratio(case.ratio, "server", "in_process").target(case.ratio, case.op, case.threshold)
+    return comparison.run(rounds=rounds, warmup=1)
 
 
 def personalize_latency(tmp: Path, items: int, calls: int, rounds: int) -> dict:
@@ -170,8 +188,9 @@ def personalize_latency(tmp: Path, items: int, calls: int, rounds: int) -> dict:
                 return client.predict({"item_ids": cart_ids, "ratings": ratings, "k": np.int32(10)}, "personalize")
 
             assert in_process()["item_ids"].tolist() == through_server()["item_ids"].tolist()
-            log(f"personalize: {calls} calls each way over {items} items in {rounds or calls} alternating rounds")
-            return measure(1, calls, rounds, in_process, through_server)
+            log(f"personalize: {calls} calls each way over {items} items in {rounds} interleaved rounds")
+            case = Case("personalize", 1, calls, "p50_ms", "latency_ratio_personalize", "<=", 1.15)
+            return measure_case(case, rounds, in_process, through_server)
     finally:
         process.terminate()
         process.wait(timeout=60)
@@ -186,7 +205,7 @@ def main(argv=None) -> int:
     parser.add_argument("--single_calls", type=int, default=200)
     parser.add_argument("--batch_calls", type=int, default=40)
     parser.add_argument("--batch_size", type=int, default=32)
-    parser.add_argument("--rounds", type=int, default=10, help="alternating rounds (0: alternate every call)")
+    parser.add_argument("--rounds", type=int, default=10, help="interleaved rounds (>= 5)")
     parser.add_argument("--personalize_items", type=int, default=163_589,
                         help="catalog size of the personalize benchmark (0: skip it)")
     parser.add_argument("--out", default=str(RESULTS))
@@ -209,69 +228,43 @@ def main(argv=None) -> int:
         loaded = tf.saved_model.load(str(version_dir))
         signature = loaded.signatures[args.signature]
         image = jpeg_224()
+        report = Report(args.out, "serving overhead: client -> fashion_tf.serving.server -> SavedModel "
+                        "vs in-process signature", model=model_note, signature=args.signature,
+                        image=f"one 224x224 JPEG, {len(image)} bytes", rounds=args.rounds,
+                        tensorflow=tf.__version__)
         log(f"starting the server on {args.model_name}")
         process, target = start_server(base, args.model_name, tmp / "server.log")
-        results = {}
         try:
             with Client(target, timeout=120.0, model=args.model_name) as client:
                 input_key = next(iter(client.signature(args.signature).inputs))
-                for label, batch, calls in (("single", 1, args.single_calls),
-                                            (f"batch{args.batch_size}", args.batch_size, args.batch_calls)):
-                    images = np.array([image] * batch, dtype=object)
+                for case in cases(args):
+                    images = np.array([image] * case.batch, dtype=object)
 
-                    def in_process():
+                    def in_process(images=images):
                         # Same work as the server: bytes -> tensor, call, outputs -> numpy.
                         outputs = signature(**{input_key: tf.constant(images)})
                         return {k: v.numpy() for k, v in outputs.items()}
 
-                    def through_server():
+                    def through_server(images=images):
                         return client.predict({input_key: images}, signature_name=args.signature)
 
                     a, b = in_process(), through_server()
                     for key in a:  # the two ways must compute the same thing
                         if a[key].dtype != object:
                             np.testing.assert_allclose(a[key], b[key], rtol=1e-4, atol=1e-5)
-                    log(f"{label}: {calls} calls each way in {args.rounds or calls} alternating rounds")
-                    results[label] = measure(batch, calls, args.rounds, in_process, through_server)
-                    log(f"{label}: in-process p50 {results[label]['in_process']['p50_ms']} ms, "
-                        f"server p50 {results[label]['server']['p50_ms']} ms")
+                    log(f"{case.name}: {case.calls} calls each way in {args.rounds} interleaved rounds")
+                    entry = report.add(case.name, measure_case(case, args.rounds, in_process, through_server),
+                                       batch=case.batch, calls_per_way=case.calls)
+                    log(f"{case.name}: in-process {fmt(entry['methods']['in_process'])}, "
+                        f"server {fmt(entry['methods']['server'])} {entry['unit']}; "
+                        f"{case.ratio} {fmt(entry['ratios'][case.ratio])}")
         finally:
             process.terminate()
             process.wait(timeout=60)
         if args.personalize_items:
-            results["personalize"] = personalize_latency(tmp, args.personalize_items, args.single_calls, args.rounds)
-
-    batch_key = f"batch{args.batch_size}"
-    latency_ratio = results["single"]["server"]["p50_ms"] / results["single"]["in_process"]["p50_ms"]
-    throughput_ratio = (results[batch_key]["server"]["throughput_images_per_s"]
-                        / results[batch_key]["in_process"]["throughput_images_per_s"])
-    report = {
-        "benchmark": "serving overhead: client -> fashion_tf.serving.server -> SavedModel vs in-process signature",
-        "model": model_note,
-        "signature": args.signature,
-        "image": f"one 224x224 JPEG, {len(image)} bytes",
-        "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "tensorflow": tf.__version__},
-        "single": results["single"],
-        batch_key: results[batch_key],
-        "latency_ratio_single": round(latency_ratio, 4),
-        f"throughput_ratio_{batch_key}": round(throughput_ratio, 4),
-        "targets": {"latency_ratio_single": "<= 1.15", f"throughput_ratio_{batch_key}": ">= 0.9"},
-        "targets_met": {"latency_ratio_single": bool(latency_ratio <= 1.15),
-                        f"throughput_ratio_{batch_key}": bool(throughput_ratio >= 0.9)},
-    }
-    if "personalize" in results:
-        ratio = results["personalize"]["server"]["p50_ms"] / results["personalize"]["in_process"]["p50_ms"]
-        report.update({"personalize": {"catalog_items": args.personalize_items, "dim": 256, "cart_items": 6, "k": 10,
-                                       **results["personalize"]},
-                       "latency_ratio_personalize": round(ratio, 4)})
-        report["targets"]["latency_ratio_personalize"] = "<= 1.15"
-        report["targets_met"]["latency_ratio_personalize"] = bool(ratio <= 1.15)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"serving overhead: single-image p50 ratio {latency_ratio:.3f} (target <= 1.15), "
-          f"batch-{args.batch_size} throughput ratio {throughput_ratio:.3f} (target >= 0.9), personalize p50 ratio "
-          f"{report.get('latency_ratio_personalize', float('nan')):.3f} (target <= 1.15) -> {out}")
+            report.add("personalize", personalize_latency(tmp, args.personalize_items, args.single_calls, args.rounds),
+                       catalog_items=args.personalize_items, dim=256, cart_items=6, k=10)
+    print(f"serving overhead: targets met {report.data['targets_met']} -> {report.write()}")
     return 0
 
 

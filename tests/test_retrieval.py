@@ -140,11 +140,41 @@ def test_scann_tree_recall_against_exact():
 
 def test_scann_tunes_leaves_to_target_recall():
     index = build_index(item_ids(4000), unit_vectors(4000, 32, 7), backend="scann", mode="tree")
-    assert index.params["num_leaves"] == 63  # round(sqrt(4000))
-    assert 1 <= index.params["num_leaves_to_search"] <= 63
+    assert index.params["num_leaves"] == 126  # round(2 * sqrt(4000))
+    assert 1 <= index.params["num_leaves_to_search"] <= 126
     assert index.recall_at_10 >= 0.95
     found, _ = index.search(unit_vectors(3, 32, 8), k=4000)  # k = n: every item once
     assert found.shape == (3, 4000) and all(len(set(row)) == 4000 for row in found)
+
+
+def test_scann_default_parameters_reach_recall_target_on_held_out_queries(tmp_path):
+    """build_index with no ScaNN parameters: leaves and training sample from the size, the
+    search setting tuned on a leave-one-out sample; queries that are not in the catalog
+    (same clusters) reach the target, and the manifest records the choice and its recall."""
+    vectors, queries = np.split(clustered_unit_vectors(9000, 64, clusters=40, spread=0.8, seed=5), [8000])
+    index = build_index(item_ids(8000), vectors, backend="scann", mode="tree", target_recall=0.95,
+                        model_fingerprint="abcd")
+    params = index.params
+    assert params["num_leaves"] == 179 and params["training_sample_size"] == 8000  # 2 sqrt(n); all n
+    tuning = params["tuning"]
+    assert params["num_leaves_to_search"] == tuning["num_leaves_to_search"] < 179
+    assert params["reorder_candidates"] == tuning["reorder_candidates"] in (50, 100, 200)
+    assert tuning["reached"] and tuning["recall_lower_bound"] >= 0.95 and tuning["sample_queries"] == 1000
+    # The cheapest candidate reaching the target was chosen.
+    reaching = [c for c in tuning["candidates"] if c["reached"]]
+    assert tuning["num_leaves_to_search"] == min(reaching, key=lambda c: c["cost"])["num_leaves_to_search"]
+    found, _ = index.search(queries, 10)
+    exact, _ = exact_top_k(vectors, queries, 10)
+    assert recall_at_k(found, np.asarray(item_ids(8000), dtype=object)[exact]) >= 0.95
+    # A stricter target needs more work; tuning it changes nothing until applied.
+    stricter = index.tuned_search(0.99)
+    assert stricter["recall_lower_bound"] >= 0.99 and index.params["tuning"] is tuning
+    assert (stricter["num_leaves_to_search"], stricter["reorder_candidates"]) != (
+        tuning["num_leaves_to_search"], tuning["reorder_candidates"])
+    index.save(tmp_path / "index")
+    manifest = read_manifest(tmp_path / "index")
+    assert manifest["params"]["num_leaves_to_search"] == params["num_leaves_to_search"]
+    assert manifest["params"]["tuned_recall_at_10"] == tuning["recall_at_10"] >= 0.95
 
 
 def test_auto_uses_exact_scann_below_threshold():

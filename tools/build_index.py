@@ -3,8 +3,11 @@
     python tools/build_index.py --embeddings items.parquet --backend auto --out index/
 
 Backends: ``scann`` (tree + asymmetric hashing + reorder; exact ScaNN scoring below 20k
-items), ``brute`` (exact), ``auto`` (scann when installed). The summary line reports the
-recall@10 against exact search measured at build time (also in index/manifest.json).
+items), ``brute`` (exact), ``auto`` (scann when installed). ScaNN parameters not given are
+chosen from the catalog size, and the search setting is tuned to ``--target-recall``
+within ``--tuning-budget`` seconds (fashion_tf/retrieval/scann_tuning.py). The summary
+line reports the chosen setting and the recall@10 against exact search measured at build
+time (both also in index/manifest.json).
 """
 from __future__ import annotations
 
@@ -23,11 +26,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--out", required=True, help="index directory to write")
     parser.add_argument("--mode", choices=["auto", "tree", "brute_force"], default="auto",
                         help="scann only: force the tree or exact scoring (default: by size)")
-    parser.add_argument("--num-leaves", type=int, default=None, help="scann: tree leaves (default sqrt(n))")
+    parser.add_argument("--num-leaves", type=int, default=None, help="scann: tree leaves (default 2 sqrt(n))")
     parser.add_argument("--num-leaves-to-search", type=int, default=None,
                         help="scann: leaves per query (default: tuned to --target-recall)")
-    parser.add_argument("--reorder", type=int, default=None, help="scann: exact rescoring shortlist for k=10")
+    parser.add_argument("--reorder", type=int, default=None,
+                        help="scann: exact rescoring shortlist for k=10 (default: tuned)")
     parser.add_argument("--target-recall", type=float, default=None, help="scann: recall@10 to tune for (0.95)")
+    parser.add_argument("--tuning-budget", type=float, default=None,
+                        help="scann: seconds the search-setting tuning may take (default 120)")
     return parser.parse_args(argv)
 
 
@@ -41,7 +47,8 @@ def main(argv: list[str] | None = None) -> int:
         params = {key: value for key, value in {
             "mode": args.mode, "num_leaves": args.num_leaves,
             "num_leaves_to_search": args.num_leaves_to_search,
-            "reorder_candidates": args.reorder, "target_recall": args.target_recall}.items()
+            "reorder_candidates": args.reorder, "target_recall": args.target_recall,
+            "tuning_budget_s": args.tuning_budget}.items()
             if value is not None}
     print(f"building {args.backend} index over {len(ids):,} x {vectors.shape[1]} ...",
           file=sys.stderr, flush=True)
@@ -49,7 +56,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"saving to {args.out} ...", file=sys.stderr, flush=True)
     index.save(args.out)
     settings = ", ".join(f"{key}={index.params[key]}" for key in
-                         ("resolved_mode", "num_leaves", "num_leaves_to_search", "reorder_candidates")
+                         ("resolved_mode", "num_leaves", "num_leaves_to_search", "reorder_candidates",
+                          "tuned_recall_at_10")
                          if index.params.get(key) is not None)
     print(f"build_index: {index.backend} index of {len(index):,} items x {index.dim} "
           f"(fingerprint {fingerprint}) recall@10={index.recall_at_10:.3f} "

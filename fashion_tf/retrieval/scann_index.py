@@ -2,17 +2,18 @@
 
 Guo et al., "Accelerating Large-Scale Inference with Anisotropic Vector Quantization"
 (ICML 2020); built with ``scann_ops_pybind`` the way TFRS's ``layers/factorized_top_k.ScaNN``
-builds its searcher. Defaults are scaled to the number of items n (DESIGN.md section 7):
+builds its searcher. Parameters not given are chosen from the number of items n and the recall target
+(``scann_tuning.py`` says how and why):
 
-- ``num_leaves`` = round(sqrt(n)) k-means leaves (about sqrt(n) items each);
-- ``num_leaves_to_search``: when not given, tuned at build time: starting from 2% of the
-  leaves, multiplied by 1.5 until recall@10 on the build-time sample (200 database vectors
-  as queries, compared with exact search) reaches ``target_recall`` (0.95); if all leaves
-  are searched and recall is still short, the reorder budget is doubled;
-- AH with ``dims_per_block=2`` and ``anisotropic_quantization_threshold=0.2`` (the values
-  of the ScaNN paper and README), 16 centres per block (LUT16);
-- ``reorder_candidates=100``: AH shortlist rescored exactly in float32. This is for k=10;
-  for other k the shortlist is ``reorder_candidates * max(1, k / 10)`` (at least k).
+- build time: ``num_leaves`` = 2 sqrt(n) k-means leaves, a training sample of 100k
+  points, AH with ``dims_per_block=2`` and ``anisotropic_quantization_threshold=0.2`` (the
+  ScaNN paper's values), 16 centres per block (LUT16);
+- search time, tuned after the build on a leave-one-out sample of the items within
+  ``tuning_budget_s``: ``num_leaves_to_search`` and ``reorder_candidates`` (the AH
+  shortlist rescored exactly in float32, for k=10; for other k it is
+  ``reorder_candidates * max(1, k / 10)``, at least k), the cheapest pair reaching
+  ``target_recall`` (0.95). The choice, its sample recall and the candidates tried are
+  kept in ``params`` (and so in the manifest).
 
 Below ``brute_force_below`` items (20,000) ``mode="auto"`` uses ScaNN's exact brute-force
 scorer instead: a tree over so few points saves nothing and only loses recall. Pass
@@ -25,12 +26,14 @@ from __future__ import annotations
 
 import math
 import os
+import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from fashion_tf.retrieval.base import Index, recall_at_k
+from fashion_tf.retrieval import scann_tuning
+from fashion_tf.retrieval.base import Index
 from fashion_tf.retrieval.manifest import IndexFormatError
 
 try:
@@ -50,35 +53,39 @@ def _require_scann() -> None:
                           "(or use backend='brute').")
 
 
-def default_num_leaves(n: int) -> int:
-    return max(1, round(math.sqrt(n)))
-
-
 class ScannIndex(Index):
     """Approximate cosine search with ScaNN (see the module docstring for the defaults).
 
     Args:
         mode: "auto" (tree below/above ``brute_force_below`` items), "tree" or "brute_force".
-        num_leaves: k-means leaves of the tree; None = round(sqrt(n)).
+        num_leaves: k-means leaves of the tree; None = 2 sqrt(n).
         num_leaves_to_search: leaves searched per query; None = tuned to ``target_recall``.
         dims_per_block: AH dimensions per 4-bit code (2 = 2 bits per dimension).
         anisotropic_quantization_threshold: AVQ threshold eta (ScaNN paper: 0.2 for
             normalised data).
-        reorder_candidates: AH shortlist size rescored exactly, for k=10.
+        reorder_candidates: AH shortlist size rescored exactly, for k=10; None = tuned
+            together with ``num_leaves_to_search`` (100 when that is given).
         target_recall: recall@10 the tuning aims at.
-        training_sample_size: points used to train the tree and the AH codebooks.
+        training_sample_size: points used to train the tree and the AH codebooks; None =
+            100k (at least 50 per leaf).
         training_threads: 0 = all cores.
+        search_batch_size: queries per work unit of ScaNN's multi-threaded batch search.
+        tuning_budget_s: seconds the search-time tuning may take (the leave-one-out
+            sample's exact neighbours included); at least one reorder size is always tried.
+        tuning_sample: items used as leave-one-out queries by the tuning.
     """
 
     backend = "scann"
-    BUILD_RESULTS = ("resolved_mode", "tuned_recall_at_10")
+    BUILD_RESULTS = ("resolved_mode", "tuned_recall_at_10", "tuning")
 
     def __init__(self, model_fingerprint: str | None = None, mode: str = "auto",
                  num_leaves: int | None = None, num_leaves_to_search: int | None = None,
                  dims_per_block: int = 2, anisotropic_quantization_threshold: float = 0.2,
-                 reorder_candidates: int = 100, target_recall: float = 0.95,
-                 training_sample_size: int = 100_000, training_threads: int = 0,
-                 brute_force_below: int = BRUTE_FORCE_BELOW):
+                 reorder_candidates: int | None = None, target_recall: float = 0.95,
+                 training_sample_size: int | None = None, training_threads: int = 0,
+                 brute_force_below: int = BRUTE_FORCE_BELOW, search_batch_size: int = 256,
+                 tuning_budget_s: float = scann_tuning.DEFAULT_BUDGET_S,
+                 tuning_sample: int = scann_tuning.TUNING_SAMPLE):
         _require_scann()
         if mode not in ("auto", "tree", "brute_force"):
             raise ValueError(f"mode must be 'auto', 'tree' or 'brute_force', got {mode!r}")
@@ -88,11 +95,13 @@ class ScannIndex(Index):
             anisotropic_quantization_threshold=anisotropic_quantization_threshold,
             reorder_candidates=reorder_candidates, target_recall=target_recall,
             training_sample_size=training_sample_size, training_threads=training_threads,
-            brute_force_below=brute_force_below)
+            brute_force_below=brute_force_below, search_batch_size=search_batch_size,
+            tuning_budget_s=tuning_budget_s, tuning_sample=tuning_sample)
         self._searcher = None
         self._all_vectors: np.ndarray | None = None
         self._directory: Path | None = None
         self._has_vectors = True  # False after load: ScaNN keeps the vectors, we do not
+        self._tuning_sample: tuple[np.ndarray, np.ndarray] | None = None
 
     @property
     def searcher(self):
@@ -116,28 +125,60 @@ class ScannIndex(Index):
         builder.set_n_training_threads(p["training_threads"] or os.cpu_count() or 1)
         tune = False
         if tree:
-            num_leaves = p["num_leaves"] or default_num_leaves(n)
-            num_leaves = min(num_leaves, n)
+            defaults = scann_tuning.build_defaults(n)
+            num_leaves = min(p["num_leaves"] or defaults["num_leaves"], n)
+            sample_size = min(n, p["training_sample_size"] or defaults["training_sample_size"])
             tune = p["num_leaves_to_search"] is None
-            if tune:
-                p["num_leaves_to_search"] = min(num_leaves, max(1, math.ceil(0.02 * num_leaves)))
-            p["num_leaves"] = num_leaves
+            p.update(num_leaves=num_leaves, training_sample_size=sample_size)
             builder = builder.tree(
-                num_leaves=num_leaves, num_leaves_to_search=p["num_leaves_to_search"],
-                training_sample_size=min(n, p["training_sample_size"]),
+                num_leaves=num_leaves,
+                num_leaves_to_search=p["num_leaves_to_search"] or max(1, math.ceil(0.02 * num_leaves)),
+                training_sample_size=sample_size,
                 min_partition_size=max(1, min(50, n // (2 * num_leaves))))
             builder = builder.score_ah(
                 p["dims_per_block"],
                 anisotropic_quantization_threshold=p["anisotropic_quantization_threshold"],
-                training_sample_size=min(n, p["training_sample_size"]))
-            builder = builder.reorder(p["reorder_candidates"])
+                training_sample_size=sample_size)
+            builder = builder.reorder(p["reorder_candidates"] or 100)
+            if not tune and p["reorder_candidates"] is None:
+                p["reorder_candidates"] = 100
         else:
             builder = builder.score_brute_force()
         self._searcher = builder.build()
         self._all_vectors = vectors
+        self._tuning_sample = None
         if tune:
-            self._tune(vectors)
+            tuned = self.tuned_search(p["target_recall"])
+            p.update(num_leaves_to_search=tuned["num_leaves_to_search"],
+                     reorder_candidates=tuned["reorder_candidates"],
+                     tuned_recall_at_10=tuned["recall_at_10"], tuning=tuned)
         return vectors
+
+    def tuned_search(self, target_recall: float, budget_s: float | None = None) -> dict[str, Any]:
+        """The cheapest search setting (num_leaves_to_search, reorder_candidates) reaching
+        ``target_recall`` on the leave-one-out tuning sample (``scann_tuning.tune_search``);
+        changes nothing: pass the setting to ``search`` or put it in ``params``. A
+        ``reorder_candidates`` given to the constructor is kept fixed."""
+        self._ensure_built()
+        p = self.params
+        if p.get("resolved_mode") != "tree":
+            raise ValueError(f"{self.location} scores exactly (mode {p.get('resolved_mode')!r}); "
+                             "there is no search setting to tune")
+        start = time.perf_counter()
+        budget = p["tuning_budget_s"] if budget_s is None else budget_s
+        vectors = self._stored_vectors()
+        if self._tuning_sample is None:
+            self._tuning_sample = scann_tuning.leave_one_out_sample(vectors, p["tuning_sample"])
+        fixed = p["reorder_candidates"] if "tuning" not in p and p.get("reorder_candidates") else None
+
+        def search(queries, k, leaves, reorder):
+            return self._search(queries, k, num_leaves_to_search=leaves, reorder_candidates=reorder)[0]
+
+        return scann_tuning.tune_search(
+            search, vectors, p["num_leaves"], target_recall, self._tuning_sample,
+            budget_s=budget - (time.perf_counter() - start),
+            reorders=(fixed,) if fixed else scann_tuning.REORDER_CANDIDATES,
+            dims_per_block=p["dims_per_block"])
 
     def _stored_vectors(self) -> np.ndarray:
         if self._all_vectors is None and self._directory is not None:
@@ -147,30 +188,6 @@ class ScannIndex(Index):
                 raise IndexFormatError(f"{path}: not found; this ScaNN index keeps no float vectors")
             self._all_vectors = np.load(path, mmap_mode="r")
         return self._all_vectors
-
-    def _tune(self, vectors: np.ndarray) -> None:
-        """Grows num_leaves_to_search (then the reorder budget) until the build-time recall
-        sample reaches target_recall; search-time parameters only, so no rebuild."""
-        from fashion_tf.retrieval.brute_force import exact_top_k
-
-        p = self.params
-        rng = np.random.default_rng(1)
-        sample = vectors[rng.choice(len(vectors), size=min(200, len(vectors)), replace=False)]
-        k = min(10, len(vectors))
-        exact, _ = exact_top_k(vectors, sample, k)
-        while True:
-            found, _ = self._search(sample, k)
-            recall = recall_at_k(found, exact)
-            if recall >= p["target_recall"]:
-                break
-            if p["num_leaves_to_search"] < p["num_leaves"]:
-                p["num_leaves_to_search"] = min(p["num_leaves"],
-                                                math.ceil(p["num_leaves_to_search"] * 1.5))
-            elif p["reorder_candidates"] < len(vectors):
-                p["reorder_candidates"] *= 2
-            else:
-                break
-        p["tuned_recall_at_10"] = recall
 
     # ----------------------------------------------------------------- searching
     def _search(self, queries: np.ndarray, k: int, num_leaves_to_search: int | None = None,
@@ -184,7 +201,7 @@ class ScannIndex(Index):
             pre = max(k, round(reorder * max(1.0, k / 10)))
             indices, scores = self._searcher.search_batched_parallel(
                 queries, final_num_neighbors=k, pre_reorder_num_neighbors=pre,
-                leaves_to_search=leaves)
+                leaves_to_search=leaves, batch_size=p.get("search_batch_size", 256))
             short = np.flatnonzero(np.isnan(scores).any(axis=1))
             if len(short):  # too few items in the searched leaves: search them all
                 indices[short], scores[short] = self._searcher.search_batched(

@@ -6,8 +6,9 @@ with the same cached masks and background photographs:
 1. ``tf.data``: :func:`fashion_tf.data.pipeline.make_dataset` with training=True,
    standard augmentation and background augmentation (p=0.5): read, decode,
    resize/pad, flip/rotate/shear/aspect/shift, paste on a background, HSL jitter;
-   steady state (one iterator over several epochs), and, for reference, with a new
-   iterator per epoch (each start costs ~0.1 s, a lot next to a 512-image epoch).
+   steady state (one iterator over several epochs, timed after its first batch), and,
+   for reference, with a new iterator per epoch (each start costs ~0.1-0.25 s of CPU on
+   the calling thread, a lot next to a 512-image epoch).
 2. ``loop``: a single-threaded per-image Python/OpenCV loop doing the same work
    (cv2.imread with the same reduced-scale JPEG decoding as the tf.data side,
    INTER_AREA resize + white pad, one warpAffine each for image and mask,
@@ -107,21 +108,23 @@ def tf_data_methods(catalog: Path, size: int, batch: int, backgrounds: list[str]
                     items: int):
     """The training dataset, built once; returns two methods measuring images/s:
 
-    ``steady``: one iterator kept across rounds, ``epochs`` catalog passes per round, as a
-    long training run sees it (``fit`` on a repeated dataset with ``steps_per_epoch``).
-    ``new_iterator``: a new iterator per epoch, what ``fit`` does on a finite dataset; each
-    start costs ~0.1-0.25 s of CPU on the calling thread (function instantiation, thread
-    pools, filling the buffers), a lot next to a 512-image epoch.
+    ``steady``: ``epochs`` catalog passes of one iterator over the repeated dataset, timed
+    from its first batch on, as a long training run sees it (``fit`` on a repeated dataset
+    with ``steps_per_epoch``). A new iterator per round, deleted at its end: a kept one
+    would fill its buffers while the other methods run and then be timed emptying them.
+    ``new_iterator``: a new iterator per epoch, timed from its creation, what ``fit`` does
+    on a finite dataset; each start costs ~0.1-0.25 s of CPU on the calling thread
+    (building the iterator tree and instantiating its functions), serial with everything
+    else, a lot next to a 512-image epoch.
     """
     from fashion_tf.data.catalog import load_catalog
 
     cat = load_catalog(catalog)
     ds = make_dataset(cat, None, size, batch, cat.vocabulary, training=True, augmentation="standard",
                       background_p=p, background_files=backgrounds)
-    steady = iter(ds.repeat())
     batches_per_round = epochs * math.ceil(items / batch)
-    for _ in range(3):  # warm-up: tracing, XLA compilation, thread pools, file cache
-        next(steady)
+    for _ in ds.take(3):  # warm-up: tracing, XLA compilation, thread pools, file cache
+        pass
 
     def measure(pull) -> dict:
         start, cpu = time.perf_counter(), time.process_time()
@@ -130,7 +133,9 @@ def tf_data_methods(catalog: Path, size: int, batch: int, backgrounds: list[str]
         return {"value": count / seconds, "cpu_ms_per_image": 1e3 * (time.process_time() - cpu) / count}
 
     def steady_state() -> dict:
-        return measure(lambda: sum(int(next(steady)[0].shape[0]) for _ in range(batches_per_round)))
+        iterator = iter(ds.repeat())  # dropped on return: its buffers do not fill between rounds
+        next(iterator)  # start-up, not timed
+        return measure(lambda: sum(int(next(iterator)[0].shape[0]) for _ in range(batches_per_round)))
 
     def new_iterator_per_epoch() -> dict:
         return measure(lambda: sum(int(images.shape[0]) for _ in range(epochs) for images, _ in ds))

@@ -9,10 +9,11 @@ import sys
 import urllib.request
 from pathlib import Path
 
+import numpy as np
 import pytest
 import server_process
 from server_process import free_port, stop_server, wait_until
-from serving_fixtures import build_fixture_model
+from serving_fixtures import fixture_keras_model
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
@@ -20,6 +21,22 @@ CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-back
                   "--disable-component-update", "--disable-sync", "--no-first-run"]
 K = 6
 PHONE = {"width": 390, "height": 844}
+
+
+def export_with_personalizer(path: Path, item_ids: list[str], dim: int = 16) -> None:
+    """The production serving graph (serving_default, similar, personalize) around random
+    weights, over the test shop's items: the page offers the sections these signatures allow."""
+    import tensorflow as tf
+
+    from fashion_tf.models.personalizer import build_personalizer
+    from fashion_tf.serving_graph import ServingModule
+
+    rng = np.random.default_rng(0)
+    personalizer = build_personalizer(item_ids, rng.normal(size=(len(item_ids), dim)), hidden_units=(16,))
+    module = ServingModule(fixture_keras_model(image_size=32, dim=dim), [f"label_{i:02d}" for i in range(8)], 32,
+                           item_ids, personalizer.get_layer("cart").catalog_embeddings().numpy(),
+                           personalizer=personalizer)
+    tf.saved_model.save(module, str(path), signatures=module.signatures())
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +47,7 @@ def page_url(tiny_shop, tmp_path_factory):
 
     root = tmp_path_factory.mktemp("web")
     item_ids = sorted(load_catalog(tiny_shop).items["item_id"].astype(str).unique())
-    build_fixture_model(root / "fx" / "1", seed=0, item_ids=item_ids)
+    export_with_personalizer(root / "fx" / "1", item_ids)
     rest_port, web_port = free_port(), free_port()
     server, _ = server_process.start_server("fx", root / "server.log", "--model_name", "fx", "--model_base_path",
                                             str(root / "fx"), "--rest_api_port", str(rest_port))
@@ -86,8 +103,17 @@ def test_photo_to_similar_items_and_a_readable_error_for_text(page_url, tmp_path
                                               "f.querySelector('.item-id').textContent])")
             assert len(shown) == K and all(a == b and a in catalog_ids for a, b in shown)
             assert page.locator("#labels li").count() > 0
-            assert page.is_hidden("#complete-the-look") and page.is_hidden("#for-you")  # signatures not served
-            assert "complete the look" in page.inner_text("#sections-note")
+            assert page.is_hidden("#complete-the-look")  # no complete_the_look signature is served
+            assert page.inner_text("#sections-note") == "Not served by fx: complete the look."
+            # "For you": a demo shopper's cart -> the personalize signature.
+            assert page.is_visible("#for-you")
+            page.click("#for-you-button")
+            page.wait_for_function(f"document.querySelectorAll('#for-you .items figure img').length === {K} && "
+                                   "[...document.querySelectorAll('#for-you img')].every(i => i.complete "
+                                   "&& i.naturalWidth > 0)")
+            recommended = page.eval_on_selector_all("#for-you .items figure", "fs => fs.map(f => f.dataset.itemId)")
+            cart = page.eval_on_selector_all("#for-you .cart figure", "fs => fs.map(f => f.dataset.itemId)")
+            assert cart and set(recommended) <= catalog_ids and not set(recommended) & set(cart)
             # Usable on a phone: nothing wider than the screen.
             assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
             screenshot = tmp_path / "web_page.png"

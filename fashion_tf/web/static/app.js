@@ -28,7 +28,6 @@ function itemFigure(item) {
     const img = document.createElement("img");
     img.src = item.image_url;
     img.alt = item.title || item.item_id;
-    img.loading = "lazy";
     figure.appendChild(img);
   }
   const caption = document.createElement("figcaption");
@@ -132,6 +131,7 @@ async function forYou() {
     const result = await answer(response);
     fill($("#for-you .cart"), result.cart);
     fill($("#for-you .items"), result.items);
+    show($("#for-you-results"), true);
   } catch (error) {
     showError(error.message);
   } finally {

@@ -40,4 +40,4 @@ keras_loading.install()
 
 # Importing these registers every custom layer, loss and metric with Keras, so that
 # tf.keras.models.load_model(path) works with no custom_objects.
-from fashion_tf import losses, metrics, models  # noqa: E402,F401
+from fashion_tf import losses, losses_triplet, metrics, models  # noqa: E402,F401

@@ -23,7 +23,8 @@ from fashion_tf.config import OPTIMIZERS, TrainConfig, config_for
 from fashion_tf.models.backbones import WeightsUnavailableError
 
 # Zoo kind -> module with ``train(config: TrainConfig, overwrite: bool) -> Path``.
-TRAINERS = {"classifier": "fashion_tf.training.classifier"}
+TRAINERS = {"classifier": "fashion_tf.training.classifier",
+            "style_embedding": "fashion_tf.training.style_embedding"}
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -46,15 +47,28 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--out", default=None, help="run directory (default runs/<model>[_scratch])")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--overwrite", action="store_true", help="start over even if --out holds a run")
+    style = parser.add_argument_group("style embedding models (ctl_triplet)")
+    style.add_argument("--mining", choices=("none", "semi_hard"), default=None,
+                       help="triplet negatives: as sampled, or semi-hard within the batch")
+    style.add_argument("--widths", type=lambda s: [int(w) for w in s.split(",")], default=None,
+                       help="ResNet18 stage widths, e.g. 16,32,64,128 (default: the card's; CPU demo: a quarter)")
+    style.add_argument("--baseline-run", default=None,
+                       help="extractor run whose embedding cosine is a baseline (default runs/v5*, runs/demo_v5)")
     return parser.parse_args(argv)
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
     """The zoo recipe of ``--model`` with the flags that were given on top."""
+    kind_options = {key: value for key, value in (("mining", getattr(args, "mining", None)),
+                                                  ("widths", getattr(args, "widths", None)),
+                                                  ("baseline_run", getattr(args, "baseline_run", None)))
+                    if value is not None}
+    options = {**zoo.get_entry(args.model).recipe.get("options", {}), **kind_options} if kind_options else None
     return config_for(
         args.model, data=args.data, out=args.out, seed=args.seed, epochs=args.epochs, image_size=args.image_size,
         batch_size=args.batch_size, optimizer=args.optimizer, learning_rate=args.learning_rate,
         weights=args.weights, background_p=args.background_p, early_stopping_patience=args.patience,
+        options=options,
     )
 
 

@@ -27,6 +27,7 @@ import tensorflow as tf
 
 from fashion_tf.models.extractor import build_feature_extractor
 from fashion_tf.models.personalizer import build_personalizer
+from fashion_tf.models.resnet18 import build_style_model
 
 KINDS = ("classifier", "style_embedding", "personalizer", "part_texture")
 AUGMENTATIONS = ("standard", "heavy")
@@ -318,4 +319,24 @@ register(ZooEntry(
     paper={"note": "Recall@K curves of Fig. 11 (values only in the figure); 78.4% test accuracy on 44,103 "
                    "Amazon Fashion users with 5-7 reviews each (section 4.4)"},
     source=f"{_PAPER}; section 3, eq. 3/4, Fig. 3, Fig. 11",
+))
+
+
+# --- complete the look: the triplet style embedding (Almanassra et al.) ---------------------
+
+register(ZooEntry(
+    name="ctl_triplet",
+    kind="style_embedding",
+    description="ResNet18 + FC-BN-dropout-FC -> 128-d L2-normalised style embedding, triplet loss "
+                "(margin 0.2) on outfits, for complete-the-look recommendations",
+    builder=build_style_model,
+    config={"widths": [64, 128, 256, 512], "hidden_dim": 256, "embedding_dim": 128, "dropout": 0.3},
+    default_image_size=224,
+    background_p=0.0,  # optional: --background-p P pastes items on photographs as for V1-V5
+    recipe={"optimizer": "adam", "learning_rate": 0.005, "batch_size": 64, "epochs": 20, "margin": 0.2,
+            "mining": "none", "early_stopping_patience": 6,
+            "loss": "triplet (margin 0.2; --mining semi_hard picks semi-hard negatives in the batch)"},
+    paper={"triplet_accuracy_polyvore": 0.60, "note": "about 60 % of Polyvore test triplets correct after 1 epoch"},
+    source="Almanassra, Chen, Goyal & Parrilla, Image style embedding based Fashion Recommendation System, "
+           "sections 2.2.2-2.2.4",
 ))

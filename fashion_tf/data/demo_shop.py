@@ -11,8 +11,10 @@ It is the embedded default data set, so that every command runs with no download
   Pockets") and ``category`` ("Clothing, Shoes & Jewelry > Women > Clothing >
   Dresses > Maxi"), ``labels`` from the real label extraction (``labels.py``, with
   thresholds scaled to the catalog size), a seeded 70/15/15 ``split``, ``outfit_id``
-  (a top and bottom or a dress, shoes and a bag or hat in coordinated colours) and
-  ``mask`` (computed by ``masks.ensure_masks``);
+  (a top and bottom or a dress, shoes and a bag or hat, coordinated by the rules of
+  ``outfit_rules``: palette, shoes following the bottom, a shared style family),
+  ``outfit_category`` (tops, bottoms, dresses, shoes, bags, hats) and ``mask``
+  (computed by ``masks.ensure_masks``);
 * ``interactions.parquet``: 2000 users with a hidden taste (two garment groups and a
   colour) who buy 5-7 items each, leaning on their taste and on the items'
   popularity, and rate them higher when an item matches their taste;
@@ -40,11 +42,11 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from fashion_tf.data import schema
-from fashion_tf.data.demo_shop_draw import ACCENTS, COLOURS, NEUTRALS, render_garment
+from fashion_tf.data import outfit_rules, schema
+from fashion_tf.data.demo_shop_draw import COLOURS, render_garment
 from fashion_tf.data.photos import background_photos, default_cache_dir, random_crop
 
-GENERATOR_VERSION = 4  # 3: phrase labels ("polka-dot", "tank-top"); 4: 2000 users, popularity-skewed purchases
+GENERATOR_VERSION = 5  # 3: phrase labels ("polka-dot", "tank-top"); 4: 2000 users, popularity-skewed purchases; 5: learnable outfit rules (outfit_rules.py)
 ATTRIBUTE_COLUMNS = ("attr_category", "attr_subtype", "attr_colour", "attr_texture")
 COMPLETE_FILE = "COMPLETE"
 # Big enough that V5 learns categories and colours from scratch in a CPU demo
@@ -82,7 +84,6 @@ GROUPS = ("tops", "dresses", "skirts", "trousers", "shorts", "shoes", "bags", "h
 TEXTURE_WORDS = {"plain": "Solid", "striped": "Striped", "dotted": "Polka Dot",
                  "plaid": "Plaid", "print": "Floral Print"}
 DETAIL_WORDS = {"pockets": "Pockets", "buttons": "Buttons", "collar": "Collar", "zipper": "Zipper"}
-TEXTURE_P = {"plain": 0.4, "striped": 0.15, "dotted": 0.15, "plaid": 0.15, "print": 0.15}
 
 
 def _subtypes(groups, gender):
@@ -90,24 +91,18 @@ def _subtypes(groups, gender):
 
 
 def _plan_outfits(n_items: int, rng: np.random.Generator) -> list[dict]:
-    """Item specs, grouped in outfits of coordinated colours, until n_items exist."""
+    """Item specs, grouped in outfits that follow the rules of ``outfit_rules`` (palette,
+    shoes following the bottom, a shared style family), until n_items exist."""
     specs: list[dict] = []
     outfit = 0
     while len(specs) < n_items:
-        gender = "Women" if rng.random() < 0.6 else "Men"
-        accent = str(rng.choice(ACCENTS))
-        neutral = str(rng.choice(NEUTRALS))
-        if gender == "Women" and rng.random() < 0.35:
-            roles = [(("dresses",), accent)]
-        else:
-            roles = [(("tops",), accent), (("skirts", "trousers", "shorts"), neutral)]
-        roles.append((("shoes",), neutral if rng.random() < 0.6 else str(rng.choice(("black", "brown")))))
-        roles.append((("bags", "hats"), accent if rng.random() < 0.5 else neutral))
-        for groups, colour in roles:
-            subtype = str(rng.choice(_subtypes(groups, gender)))
+        plan = outfit_rules.draw_outfit(rng)
+        gender = plan["gender"]
+        for role, colour in plan["roles"]:
+            subtype = str(rng.choice(_subtypes(outfit_rules.ROLE_GROUPS[role], gender)))
             allowed = GARMENTS[subtype][4]
             details = sorted(d for d in allowed if rng.random() < 0.45)
-            texture = str(rng.choice(list(TEXTURE_P), p=list(TEXTURE_P.values())))
+            texture = outfit_rules.draw_texture(plan["family"], rng)
             second = str(rng.choice([c for c in COLOURS if c != colour]))
             specs.append({"outfit_id": f"outfit{outfit:05d}", "gender": gender, "subtype": subtype,
                           "colour": colour, "texture": texture, "details": details,
@@ -271,6 +266,7 @@ def generate_demo_shop(out, items: int = DEFAULT_ITEMS, users: int = DEFAULT_USE
         rows.append({"item_id": item_id, "image": f"{schema.IMAGES_DIR}/{item_id}.jpg",
                      "category": category_of(spec), "title": title_of(spec), "labels": [],
                      "split": None, "domain": "shop", "outfit_id": spec["outfit_id"],
+                     "outfit_category": outfit_rules.ROLE_OF_GROUP[GARMENTS[spec["subtype"]][0]],
                      # ground truth the generator knows, for retrieval evaluation
                      "attr_category": GARMENTS[spec["subtype"]][0], "attr_subtype": spec["subtype"],
                      "attr_colour": spec["colour"], "attr_texture": spec["texture"]})

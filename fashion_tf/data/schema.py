@@ -28,6 +28,9 @@ ITEM_COLUMNS = {
     "split": ("str", True),
     "domain": ("str", True),
     "outfit_id": ("str", False),
+    # coarse category for outfit models ("tops", "bottoms", "shoes", ...); when absent
+    # they use the first level of `category` (Polyvore's semantic category)
+    "outfit_category": ("str", False),
     "mask": ("str", False),
 }
 

@@ -10,6 +10,7 @@ from fashion_tf.models.extractor import (
     build_feature_extractor,
     embedding_model,
 )
+from fashion_tf.models.resnet18 import build_resnet18, build_style_model
 from fashion_tf.models.shallow import shallow_branch
 
 __all__ = [
@@ -17,6 +18,8 @@ __all__ = [
     "CaffePreprocessing",
     "L2Normalize",
     "build_backbone",
+    "build_resnet18",
+    "build_style_model",
     "build_feature_extractor",
     "embedding_model",
     "shallow_branch",

@@ -69,6 +69,8 @@ def export_run(run_dir, out_dir="export", name=None, version=None, index_dir=Non
     ``personalizer_dir`` (a personalizer run over this run's embeddings) adds the
     ``personalize`` signature; a personalizer run itself exports ``NAME`` with only it."""
     run = load_run(run_dir)
+    if run.config.get("kind") == "style_embedding":
+        return [export_style_run(run, out_dir, name, version)]
     if run.config.get("kind") == "personalizer":
         from fashion_tf.personalize_graph import export_personalizer_run
 
@@ -106,6 +108,20 @@ def export_run(run_dir, out_dir="export", name=None, version=None, index_dir=Non
                                scann_searcher=scann_searcher(vectors, manifest), personalizer=personalizer)
         written.append(write_version_atomically(module, out / f"{name}_scann", version, assets, scann=True))
     return written
+
+
+def export_style_run(run: Run, out_dir="export", name=None, version=None) -> Path:
+    """A ctl_triplet run -> ``OUT/NAME/VERSION`` with serving_default and complete_the_look
+    (fashion_tf.serving_style); its catalog search is exact, in the graph."""
+    from fashion_tf.serving_style import style_serving_module
+
+    module = style_serving_module(run)
+    name = name or f"fashion_{run.name}"
+    out = Path(out_dir)
+    assets = {"labels.json": (run.path / "labels.json").read_text(), "model_card.yaml": model_card(run),
+              "categories.json": json.dumps({"categories": run.config["categories"],
+                                             "compatible_categories": run.config["compatible_categories"]})}
+    return write_version_atomically(module, out / name, int(version or next_version(out / name)), assets)
 
 
 def main(argv=None) -> int:

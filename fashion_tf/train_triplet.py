@@ -41,6 +41,10 @@ from fashion_tf.runs import CONFIG_FILE, METRICS_FILE  # noqa: E402
 CPU_DEMO_IMAGE_SIZE = 64
 CPU_DEMO_EPOCHS = 30
 CPU_DEMO_WIDTHS = (16, 32, 64, 128)
+# Its samples are outfits, not items: the default 800-item shop holds ~150 training
+# outfits, from which the style model memorises (test triplet accuracy 0.69, train 0.87);
+# with no --data it trains on a 4000-item demo shop (~750 training outfits) instead.
+STYLE_DEMO_ITEMS = 4000
 CATEGORY_LOSS_WEIGHT = 0.1
 # Extractor runs tried, in order, for the cosine baseline when --baseline-run is not given.
 BASELINE_RUNS = ("runs/v5", "runs/demo_v5")
@@ -146,7 +150,12 @@ def train_style(args) -> Path:
     entry = zoo.get_entry(args.model)
     on_gpu = bool(tf.config.list_physical_devices("GPU"))
     settings = style_settings(args, entry, on_gpu)
-    catalog = resolve_catalog(args.data)
+    if args.data is None:
+        from fashion_tf.data.demo_shop import ensure_demo_shop
+
+        catalog = resolve_catalog(ensure_demo_shop(items=STYLE_DEMO_ITEMS, progress=True))
+    else:
+        catalog = resolve_catalog(args.data)
     table = outfit_table(catalog)
     run_dir = Path(args.out or f"runs/{args.model}")
     config = {

@@ -7,7 +7,8 @@ the real ``tensorflow/serving`` image. Input and output keys
 are read from each model's signature metadata (GetModelMetadata, cached per model and
 version); nothing is hard-coded except the *signature names* and *output meanings*
 fashion_tf.export writes (``serving_default`` -> embedding/label_probs/top_labels,
-``similar`` -> item_ids/scores, ``personalize`` -> item_ids/scores/unknown_items). gRPC failures surface as typed
+``similar`` -> item_ids/scores, ``personalize`` -> item_ids/scores/unknown_items,
+``complete_the_look`` -> categories/item_ids/scores). gRPC failures surface as typed
 :mod:`fashion_tf_client.errors` exceptions that keep the status code and message.
 
     with Client("localhost:8500", model="fashion") as client:
@@ -34,6 +35,7 @@ from fashion_tf_client.tensors import dtype_name, make_ndarray, make_tensor_prot
 DEFAULT_SIGNATURE = "serving_default"
 SIMILAR_SIGNATURE = "similar"
 PERSONALIZE_SIGNATURE = "personalize"
+COMPLETE_THE_LOOK_SIGNATURE = "complete_the_look"
 _STATE_NAMES = pb.ModelVersionStatus.State
 
 
@@ -244,11 +246,21 @@ class Client:
         ids = np.array([b.decode("utf-8") for b in outputs["item_ids"]], dtype=object)
         return Personalized(ids, outputs["scores"], int(outputs["unknown_items"]))
 
-    def complete_the_look(self, image, k: int = 10, model=None, version=None):
-        """Complementary items from the triplet style embedding (seed 002; DESIGN.md 6, 8)."""
-        raise NotImplementedError(
-            "complete_the_look: the ctl_triplet style model and its signature are not built yet "
-            "(README, 'Not implemented yet')")
+    def complete_the_look(self, image, k: int = 3, category: str | None = None, model=None, version=None) -> dict:
+        """Items of other categories that go with one garment, from a style embedding
+        export (``complete_the_look`` signature): {category: [(item_id, score), ...]},
+        best first. ``category`` names the query's category; None lets the model predict it."""
+        encoded, single = _as_image_list(image)
+        if not single:
+            raise ValueError(f"complete_the_look takes one image, got {len(encoded)}")
+        signature = self.signature(COMPLETE_THE_LOOK_SIGNATURE, model, version)
+        signature.require_outputs("categories", "item_ids", "scores")
+        inputs = {signature.input_of(pb.DT_STRING, rank=1): np.array(encoded, dtype=object),
+                  signature.input_of(pb.DT_INT32, rank=0): np.int32(k),
+                  signature.input_of(pb.DT_STRING, rank=0): np.array(category or "", dtype=object)}
+        outputs = self.predict(inputs, signature.name, model, version)
+        return {name.decode("utf-8"): [(item.decode("utf-8"), float(score)) for item, score in zip(ids, scores)]
+                for name, ids, scores in zip(outputs["categories"], outputs["item_ids"], outputs["scores"])}
 
     # -- model management ----------------------------------------------------------
     def status(self, model: str | None = None, version: int | None = None) -> list[dict]:

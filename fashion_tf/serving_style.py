@@ -4,7 +4,8 @@ Same conventions as :mod:`fashion_tf.serving_graph` (encoded images decoded in t
 graph with the evaluation decoder; stock TensorFlow ops only, so it runs on the
 official ``tensorflow/serving`` image). Signatures:
 
-- ``serving_default``: images [N] -> ``style_embedding`` [N, D] (unit norm),
+- ``serving_default``: images [N] -> ``embedding`` [N, D] (the unit-norm style
+  embedding, so ``Client.embed`` works as for the extractors),
   ``category_probs`` [N, C], ``category`` [N] (the most probable category);
 - ``complete_the_look``: ``images`` [1] (one encoded image), ``k`` (int32),
   ``category`` (string; "" = predicted by the model) -> ``categories`` [C'] (the
@@ -48,7 +49,7 @@ class StyleServingModule(tf.Module):
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="images")])
     def serve_embedding(self, images):
         style, probs = self._embed(images)
-        return {"style_embedding": style, "category_probs": probs,
+        return {"embedding": style, "category_probs": probs,
                 "category": tf.gather(self.categories, tf.argmax(probs, axis=1))}
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="images"),

@@ -223,3 +223,48 @@ def summary(metrics: dict) -> str:
     parts = [row(f"{metrics.get('model', 'style')}", metrics["test"]), row("chance", metrics["chance"]),
              row("extractor cosine", metrics["extractor_cosine"]), row("oracle", metrics["oracle"])]
     return "; ".join(parts)
+
+
+def rescore(run_dir, baseline_run: str | None = None, seed: int | None = None) -> dict:
+    """Recompute a finished style run's metrics.json (e.g. once an extractor run for the
+    baseline exists), keeping its training figures."""
+    from fashion_tf.runs import load_run
+    from fashion_tf.training_data import resolve_catalog
+
+    run = load_run(run_dir)
+    if run.config.get("kind") != "style_embedding":
+        raise ValueError(f"{run.path}: not a style embedding run (kind {run.config.get('kind')!r})")
+    catalog = resolve_catalog(run.catalog_dir)
+    metrics = evaluate_style(run.model, catalog, outfit_table(catalog), run.config, find_baseline_run(baseline_run),
+                             run.config.get("seed", 0) if seed is None else seed)
+    previous = run.metrics
+    for key in ("model", "train_images_per_second", "train_seconds", "epochs_run_this_session"):
+        if key in previous:
+            metrics[key] = previous[key]
+    (run.path / METRICS_FILE).write_text(json.dumps(metrics, indent=2))
+    return metrics
+
+
+def main(argv=None) -> int:
+    import argparse
+    import sys
+
+    parser = argparse.ArgumentParser(
+        prog="python -m fashion_tf.train_triplet",
+        description="Re-evaluate a finished ctl_triplet run (train with python -m fashion_tf.train --model ctl_triplet).")
+    parser.add_argument("--rescore", required=True, help="the run directory whose metrics.json to recompute")
+    parser.add_argument("--baseline-run", default=None, help="extractor run for the cosine baseline")
+    args = parser.parse_args(argv)
+    try:
+        metrics = rescore(args.rescore, args.baseline_run)
+    except (ValueError, FileNotFoundError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(summary(metrics))
+    return 0
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.exit(main())

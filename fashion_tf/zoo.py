@@ -335,6 +335,8 @@ register(ZooEntry(
     background_p=0.0,  # optional: --background-p P pastes items on photographs as for V1-V5
     recipe={"optimizer": "adam", "learning_rate": 0.005, "batch_size": 64, "epochs": 20, "margin": 0.2,
             "mining": "none", "early_stopping_patience": 6,
+            "augmentation": "none but the optional background paste: colours carry the outfit rules, so no "
+                            "colour jitter",
             "loss": "triplet (margin 0.2; --mining semi_hard picks semi-hard negatives in the batch)"},
     paper={"triplet_accuracy_polyvore": 0.60, "note": "about 60 % of Polyvore test triplets correct after 1 epoch"},
     source="Almanassra, Chen, Goyal & Parrilla, Image style embedding based Fashion Recommendation System, "

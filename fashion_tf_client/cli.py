@@ -11,7 +11,7 @@ import sys
 
 import numpy as np
 
-from fashion_tf_client.client import DEFAULT_SIGNATURE, SIMILAR_SIGNATURE, Client
+from fashion_tf_client.client import COMPLETE_THE_LOOK_SIGNATURE, DEFAULT_SIGNATURE, SIMILAR_SIGNATURE, Client
 from fashion_tf_client.errors import ServingError
 
 
@@ -33,12 +33,17 @@ def main(argv=None) -> int:
             if DEFAULT_SIGNATURE in meta["signatures"]:
                 vector = client.embed(args.image)
                 print(f"embedding: dim {vector.shape[0]}, first values {np.round(vector[:4], 4).tolist()}")
-                print("labels: " + ", ".join(f"{label} {p:.3f}" for label, p in client.labels(args.image)))
+                if "top_labels" in meta["signatures"][DEFAULT_SIGNATURE]["outputs"]:  # style exports have none
+                    print("labels: " + ", ".join(f"{label} {p:.3f}" for label, p in client.labels(args.image)))
             if SIMILAR_SIGNATURE in meta["signatures"]:
                 ids, scores = client.similar(args.image, k=args.k)
                 print(f"similar (k={args.k}):")
                 for rank, (item, score) in enumerate(zip(ids, scores), 1):
                     print(f"  {rank:3d}. {item}  {score:.4f}")
+            if COMPLETE_THE_LOOK_SIGNATURE in meta["signatures"]:
+                print(f"complete the look (k={args.k}):")
+                for category, picks in client.complete_the_look(args.image, k=args.k).items():
+                    print(f"  {category}: " + ", ".join(f"{item} {score:.4f}" for item, score in picks))
     except (OSError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -8,6 +8,8 @@ import pytest
 import tensorflow as tf
 from server_process import start_server, stop_server
 
+from fashion_tf_client import cli
+
 from fashion_tf import complete_the_look, export, train
 from fashion_tf.data.catalog import load_catalog
 from fashion_tf.recommend import read_query
@@ -67,7 +69,7 @@ def test_cli_draws_one_row_per_other_category(ctl_run, query, tmp_path, capsys):
     assert "unknown category 'scarves'" in capsys.readouterr().err
 
 
-def test_export_and_server_equal_the_keras_model(ctl_run, query, tmp_path):
+def test_export_and_server_equal_the_keras_model(ctl_run, query, tmp_path, capsys):
     run = load_run(ctl_run)
     path = export.export_run(ctl_run, tmp_path / "export", name="ctl")[0]
     data = query.read_bytes()
@@ -82,12 +84,13 @@ def test_export_and_server_equal_the_keras_model(ctl_run, query, tmp_path):
         np.testing.assert_allclose(got["scores"].numpy()[row], [s for _, s in picks], atol=1e-5)
     embedded = loaded.signatures["serving_default"](images=tf.constant([data]))
     keras_out = run.model(read_query(query, run.image_size), training=False)
-    np.testing.assert_allclose(embedded["style_embedding"].numpy(), keras_out["style_embedding"].numpy(), atol=1e-5)
+    np.testing.assert_allclose(embedded["embedding"].numpy(), keras_out["style_embedding"].numpy(), atol=1e-5)
 
     process, target = start_server("ctl", tmp_path / "server.log", "--model_name", "ctl",
                                    "--model_base_path", str(path.parent))
     try:
         with Client(target, timeout=60, model="ctl") as client:
+            np.testing.assert_allclose(client.embed(data), keras_out["style_embedding"].numpy()[0], atol=1e-5)
             look = client.complete_the_look(data, k=3)
             assert list(look) == list(expected["rows"])
             for category, picks in expected["rows"].items():
@@ -103,5 +106,9 @@ def test_export_and_server_equal_the_keras_model(ctl_run, query, tmp_path):
                 client.complete_the_look(b"not an image", k=1)
             with pytest.raises(InvalidArgumentError, match="k exceeds"):
                 client.complete_the_look(data, k=10_000)
+        capsys.readouterr()
+        assert cli.main(["--target", target, "--model", "ctl", "--image", str(query), "--k", "1"]) == 0
+        printed = capsys.readouterr().out
+        assert "complete the look (k=1):" in printed and f"{expected['query_category']}:" not in printed
     finally:
         stop_server(process)

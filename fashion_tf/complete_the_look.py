@@ -36,7 +36,7 @@ def require_style_run(run: Run) -> None:
 def style_catalog(run: Run, catalog) -> tuple[OutfitTable, np.ndarray]:
     """(outfit table, unit style embeddings [N, D] in table row order), cached in the run
     directory under the model's fingerprint."""
-    from fashion_tf.train_triplet import embed_items
+    from fashion_tf.training.style_embedding import embed_items
 
     table = outfit_table(catalog)
     cache = run.path / STYLE_CACHE

@@ -333,11 +333,11 @@ register(ZooEntry(
     config={"widths": [64, 128, 256, 512], "hidden_dim": 256, "embedding_dim": 128, "dropout": 0.3},
     default_image_size=224,
     background_p=0.0,  # optional: --background-p P pastes items on photographs as for V1-V5
-    recipe={"optimizer": "adam", "learning_rate": 0.005, "batch_size": 64, "epochs": 20, "margin": 0.2,
-            "mining": "none", "early_stopping_patience": 6,
-            "augmentation": "none but the optional background paste: colours carry the outfit rules, so no "
-                            "colour jitter",
-            "loss": "triplet (margin 0.2; --mining semi_hard picks semi-hard negatives in the batch)"},
+    # the source's recipe: lr 0.005, batch 64, margin 0.2 (its optimiser is not named); the
+    # trainer adds no standard augmentation (colour jitter would change the outfit colours)
+    recipe={"optimizer": "adam", "learning_rate": 0.005, "scratch_learning_rate": 0.005, "batch_size": 64,
+            "epochs": 20, "early_stopping_patience": 6, "loss": "triplet",
+            "options": {"margin": 0.2, "mining": "none"}},
     paper={"triplet_accuracy_polyvore": 0.60, "note": "about 60 % of Polyvore test triplets correct after 1 epoch"},
     source="Almanassra, Chen, Goyal & Parrilla, Image style embedding based Fashion Recommendation System, "
            "sections 2.2.2-2.2.4",

@@ -23,8 +23,7 @@ ARGS = ["--model", "ctl_triplet", "--epochs", "2", "--image-size", "32", "--batc
 @pytest.fixture(scope="module")
 def ctl_run(tiny_shop, tiny_run, tmp_path_factory):
     out = tmp_path_factory.mktemp("runs") / "ctl"
-    train.train(train.parse_args([*ARGS, "--data", str(tiny_shop), "--out", str(out),
-                                  "--baseline-run", str(tiny_run)]))
+    assert train.main([*ARGS, "--data", str(tiny_shop), "--out", str(out), "--baseline-run", str(tiny_run)]) == 0
     return out
 
 
@@ -37,7 +36,8 @@ def query(tiny_shop):
 
 def test_training_writes_a_style_run_with_baselines(ctl_run, tiny_shop, tiny_run):
     run = load_run(ctl_run)
-    assert run.config["kind"] == "style_embedding" and run.config["mining"] == "semi_hard"
+    assert run.config["kind"] == "style_embedding" and run.config["style_options"]["mining"] == "semi_hard"
+    assert run.config["style_options"]["widths"] == [8, 8, 16, 16] and run.config["options"]["margin"] == 0.2
     assert run.config["categories"] == ["bags", "bottoms", "dresses", "hats", "shoes", "tops"]
     metrics = json.loads((ctl_run / "metrics.json").read_text())
     for system in ("test", "chance", "extractor_cosine", "oracle"):
@@ -48,7 +48,7 @@ def test_training_writes_a_style_run_with_baselines(ctl_run, tiny_shop, tiny_run
     assert 0.0 <= metrics["test"]["triplet_accuracy"] <= 1.0
     assert (ctl_run / "history.csv").read_text().count("\n") == 3  # header + 2 epochs
     with pytest.raises(SystemExit, match="already holds a finished run"):
-        train.train(train.parse_args([*ARGS, "--data", str(tiny_shop), "--out", str(ctl_run)]))
+        train.main([*ARGS, "--data", str(tiny_shop), "--out", str(ctl_run)])
 
 
 def test_cli_draws_one_row_per_other_category(ctl_run, query, tmp_path, capsys):

@@ -23,6 +23,7 @@ import os
 
 import tensorflow as tf
 
+from fashion_tf.models.backbones import WeightsUnavailableError
 from fashion_tf.models.extractor import EMBEDDING_LAYER, INPUT_NAME, L2Normalize
 
 STYLE_OUTPUT = "style_embedding"
@@ -87,8 +88,8 @@ def build_style_model(
         hidden_dim: width of the first FC layer.
         embedding_dim: style embedding size (paper: 128).
         dropout: rate after the first FC layer's BatchNorm and ReLU.
-        weights: "none"/None, "imagenet" (no ResNet18 ImageNet weights exist in
-            Keras: trains from scratch with a note) or a weights-file path.
+        weights: None/"none"/"auto" (from scratch: Keras has no ImageNet ResNet18),
+            or a weights-file path; "imagenet" raises ``WeightsUnavailableError``.
 
     Returns:
         image [B, S, S, 3] float32 0-255 -> {"style_embedding": [B, 128] unit norm,
@@ -110,8 +111,9 @@ def build_style_model(
     category = tf.keras.layers.Dense(int(num_labels), activation="softmax", dtype="float32",
                                      name=CATEGORY_OUTPUT)(pooled)
     model = tf.keras.Model(image, {STYLE_OUTPUT: style, CATEGORY_OUTPUT: category}, name=name)
-    if weights not in (None, "none", "imagenet"):
+    if weights == "imagenet":
+        raise WeightsUnavailableError("ctl_triplet: Keras has no ImageNet weights for ResNet18; "
+                                      "use --weights none (or auto) to train from scratch")
+    if weights not in (None, "none", "auto"):
         model.load_weights(str(weights))
-    elif weights == "imagenet":
-        print("ctl_triplet: Keras has no ImageNet ResNet18 weights; training from scratch", flush=True)
     return model

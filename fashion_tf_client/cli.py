@@ -11,7 +11,12 @@ import sys
 
 import numpy as np
 
-from fashion_tf_client.client import COMPLETE_THE_LOOK_SIGNATURE, DEFAULT_SIGNATURE, SIMILAR_SIGNATURE, Client
+from fashion_tf_client.client import (
+    COMPLETE_THE_LOOK_SIGNATURE,
+    DEFAULT_SIGNATURE,
+    SIMILAR_SIGNATURE,
+    Client,
+)
 from fashion_tf_client.errors import ServingError
 
 

@@ -8,13 +8,12 @@ import pytest
 import tensorflow as tf
 from server_process import start_server, stop_server
 
-from fashion_tf_client import cli
-
 from fashion_tf import complete_the_look, export, train
 from fashion_tf.data.catalog import load_catalog
 from fashion_tf.recommend import read_query
 from fashion_tf.runs import load_run
 from fashion_tf.serving import Client, InvalidArgumentError
+from fashion_tf_client import cli
 
 ARGS = ["--model", "ctl_triplet", "--epochs", "2", "--image-size", "32", "--batch-size", "8",
         "--widths", "8,8,16,16", "--weights", "none", "--mining", "semi_hard"]

@@ -7,7 +7,11 @@ import tensorflow as tf
 
 import fashion_tf  # noqa: F401
 from fashion_tf.losses_triplet import (
-    TripletAccuracy, TripletLoss, batch_triplet_loss, semi_hard_negatives, triplet_loss,
+    TripletAccuracy,
+    TripletLoss,
+    batch_triplet_loss,
+    semi_hard_negatives,
+    triplet_loss,
 )
 
 A = [1.0, 0.0]

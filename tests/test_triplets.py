@@ -10,7 +10,12 @@ import pytest
 import fashion_tf  # noqa: F401
 from fashion_tf.data import demo_shop, outfit_rules
 from fashion_tf.data.catalog import load_catalog
-from fashion_tf.data.triplets import hashed_split, outfit_table, sample_triplets, triplet_dataset
+from fashion_tf.data.triplets import (
+    hashed_split,
+    outfit_table,
+    sample_triplets,
+    triplet_dataset,
+)
 from fashion_tf.evaluation import compatibility
 
 
@@ -84,7 +89,7 @@ def test_metrics_golden_values_and_oracle_ceiling():
     assert compatibility.triplet_accuracy([0.9, 0.5, 0.2, 0.4], [0.1, 0.5, 0.3, 0.0]) == pytest.approx(2.5 / 4)
     # FITB: scores = candidate row value; answer index 2; a two-way tie gives half credit
     score = np.array([0.0, 1.0, 3.0, 3.0, 2.0])
-    scorer = lambda left, right: score[left]  # noqa: E731
+    scorer = lambda left, right: score[left]
     questions = [(np.array([0]), np.array([1, 4, 2, 3]), 2), (np.array([0]), np.array([4, 1, 2, 0]), 2)]
     assert compatibility.fitb_accuracy(scorer, questions) == pytest.approx((0.5 + 1.0) / 2)
     outfits = [(np.array([2, 3]), 1), (np.array([1, 4]), 0), (np.array([1, 0]), 0)]

@@ -172,7 +172,11 @@ def triplet_dataset(table: OutfitTable, split: str, image_size: int, batch_size:
     anchors, B..2B-1 the positives, 2B..3B-1 the negatives. Training redraws the
     triplets every epoch (seeded); evaluation always yields the same ones.
     """
-    from fashion_tf.data.pipeline import _mask_paths, _read_image_and_mask, default_background_files
+    from fashion_tf.data.pipeline import (
+        _mask_paths,
+        _read_image_and_mask,
+        default_background_files,
+    )
 
     paths = table.paths()
     cats = table.items["category_index"].to_numpy().astype(np.int64)
@@ -194,8 +198,8 @@ def triplet_dataset(table: OutfitTable, split: str, image_size: int, batch_size:
         order = rng.permutation(len(rows)) if training else np.arange(len(rows))
         anchor_outfit = np.array([outfit_codes[o] for o in outfits], np.int64)
         for t in order:
-            a, p, n = rows[t]
-            yield rows[t], np.array([anchor_outfit[t], anchor_outfit[t], negative_outfit[n]], np.int64)
+            negative = rows[t, 2]
+            yield rows[t], np.array([anchor_outfit[t], anchor_outfit[t], negative_outfit[negative]], np.int64)
 
     ds = tf.data.Dataset.from_generator(epoch, output_signature=(
         tf.TensorSpec([3], tf.int64), tf.TensorSpec([3], tf.int64)))

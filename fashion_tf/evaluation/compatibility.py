@@ -108,7 +108,7 @@ def evaluate_scorer(scorer: Scorer, questions: Questions) -> dict:
 
 
 def question_counts(questions: Questions) -> dict:
-    return {"triplets": int(len(questions.triplets)), "fitb_questions": len(questions.fitb),
+    return {"triplets": len(questions.triplets), "fitb_questions": len(questions.fitb),
             "outfits": sum(label for _, label in questions.outfits)}
 
 

@@ -39,7 +39,12 @@ import fashion_tf  # noqa: F401
 from fashion_tf import zoo
 from fashion_tf.config import TrainConfig
 from fashion_tf.data.catalog import catalog_fingerprint
-from fashion_tf.data.triplets import OutfitTable, outfit_table, sample_triplets, triplet_dataset
+from fashion_tf.data.triplets import (
+    OutfitTable,
+    outfit_table,
+    sample_triplets,
+    triplet_dataset,
+)
 from fashion_tf.evaluation import compatibility
 from fashion_tf.losses_triplet import MININGS, TripletAccuracy, TripletLoss
 from fashion_tf.models.resnet18 import CATEGORY_OUTPUT, STYLE_OUTPUT

@@ -1,4 +1,4 @@
-"""Triplet loss with margin 0.2 and optional semi-hard mining (DESIGN.md 6).
+"""Triplet loss with margin 0.2 and optional semi-hard mining (README, "Complete the look").
 
 Almanassra et al., "Image style embedding based Fashion Recommendation System",
 section 2.2.4: ``L(A, P, N) = max(||f(A) - f(P)||^2 - ||f(A) - f(N)||^2 + alpha, 0)``

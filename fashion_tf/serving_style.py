@@ -1,4 +1,4 @@
-"""The serving graph of a style embedding run (``ctl_triplet``; DESIGN.md 8).
+"""The serving graph of a style embedding run (``ctl_triplet``; README, "Complete the look").
 
 Same conventions as :mod:`fashion_tf.serving_graph` (encoded images decoded in the
 graph with the evaluation decoder; stock TensorFlow ops only, so it runs on the

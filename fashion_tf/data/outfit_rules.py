@@ -1,4 +1,4 @@
-"""The outfit rules of the demo shop, and the oracle that knows them (DESIGN.md 4, 6).
+"""The outfit rules of the demo shop, and the oracle that knows them (README, "Complete the look").
 
 A "complete the look" model (Almanassra et al., "Image style embedding based Fashion
 Recommendation System", section 2.2) can only learn what outfits have in common. The

@@ -1,4 +1,4 @@
-"""Triplets from outfits, as a tf.data pipeline (DESIGN.md 5, 6).
+"""Triplets from outfits, as a tf.data pipeline (README, "Complete the look").
 
 Almanassra et al., "Image style embedding based Fashion Recommendation System",
 section 2.2.2 (after He, Packer & McAuley): an **anchor** is an item of an outfit, the

@@ -1,4 +1,4 @@
-"""Outfit compatibility metrics (DESIGN.md 6, "Complementary items").
+"""Outfit compatibility metrics (README, "Complete the look").
 
 * **Triplet accuracy** (Almanassra et al., "Image style embedding based Fashion
   Recommendation System", section 3.2): share of held-out triplets with

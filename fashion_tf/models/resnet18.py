@@ -1,4 +1,4 @@
-"""ResNet18 and the complete-the-look style model (DESIGN.md 6, zoo ``ctl_triplet``).
+"""ResNet18 and the complete-the-look style model (zoo ``ctl_triplet``; README, "Complete the look").
 
 Almanassra et al., "Image style embedding based Fashion Recommendation System",
 section 2.2.3: "ResNet18 with two additional FC-layers on top with a batch

@@ -1,5 +1,4 @@
-"""The trainer of zoo kind "style_embedding" (``ctl_triplet``; docs/design.md,
-"Complete the look").
+"""The trainer of zoo kind "style_embedding" (``ctl_triplet``; README, "Complete the look").
 
 ``python -m fashion_tf.train --model ctl_triplet [--data DIR]`` lands here. Almanassra
 et al., "Image style embedding based Fashion Recommendation System", sections 2.2.2-

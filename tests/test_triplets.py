@@ -118,3 +118,45 @@ def test_triplet_dataset_batches_anchors_positives_negatives(tiny_shop):
     np.testing.assert_array_equal(categories[4:8], categories[8:])         # negative: positive's category
     assert (categories[:4] != categories[4:8]).all()
     assert 0 <= float(images.numpy().min()) and float(images.numpy().max()) <= 255
+
+
+def test_polyvore_catalog_gives_triplets_from_its_outfit_memberships(tmp_path):
+    """Polyvore import: categories from the semantic level, memberships from outfits.parquet
+    (an item may be in two outfits), the published splits kept (they never cut an outfit)."""
+    import json
+
+    import cv2
+
+    from fashion_tf.data.importers import import_polyvore
+
+    src = tmp_path / "polyvore"
+    (src / "images").mkdir(parents=True)
+    metadata, outfits = {}, {"train.json": [], "valid.json": [], "test.json": []}
+    for k in range(8):
+        split = "train.json" if k < 6 else ("valid.json" if k == 6 else "test.json")
+        items = []
+        for role, category_id in (("tops", "11"), ("shoes", "41")):
+            item_id = f"{role}{k}"
+            metadata[item_id] = {"title": f"{role} {k}", "semantic_category": role, "category_id": category_id}
+            cv2.imwrite(str(src / "images" / f"{item_id}.jpg"), np.full((40, 40, 3), 20 * k, np.uint8))
+            items.append({"item_id": item_id, "index": len(items) + 1})
+        if k == 1:
+            items.append({"item_id": "tops0", "index": 3})  # tops0 is in outfits s0 and s1
+        outfits[split].append({"set_id": f"s{k}", "items": items})
+    (src / "polyvore_item_metadata.json").write_text(json.dumps(metadata))
+    (src / "categories.csv").write_text("11,Tops,tops\n41,Ankle Boots,shoes\n")
+    (src / "nondisjoint").mkdir()
+    for name, data in outfits.items():
+        (src / "nondisjoint" / name).write_text(json.dumps(data))
+    import_polyvore(src, tmp_path / "catalog")
+    table = outfit_table(load_catalog(tmp_path / "catalog"))
+    assert table.categories == ["shoes", "tops"]
+    ids = table.items["item_id"].to_numpy()
+    in_s1 = set(ids[table.members.loc[table.members["outfit"] == "s1", "item"]])
+    assert in_s1 == {"tops1", "shoes1", "tops0"}
+    rows, outfits_of = sample_triplets(table, "train", np.random.default_rng(0), per_anchor=3)
+    members = {o: set(g["item"]) for o, g in table.members.groupby("outfit")}
+    for (a, p, n), outfit in zip(rows, outfits_of):
+        assert {a, p} <= members[outfit] and n not in members[outfit]
+        assert ids[n].rstrip("0123456789") == ids[p].rstrip("0123456789") != ids[a].rstrip("0123456789")
+    assert {"s0", "s1"} <= set(outfits_of) and "s7" not in set(outfits_of)

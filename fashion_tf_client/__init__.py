@@ -15,8 +15,9 @@ from fashion_tf_client.errors import (
     DeadlineExceededError, FailedPreconditionError, InternalError, InvalidArgumentError, NotFoundError,
     ResourceExhaustedError, ServingError, UnavailableError, UnimplementedError,
 )
+from fashion_tf_client.retry import RetryPolicy
 
 __all__ = [
-    "Client", "ServingError", "InvalidArgumentError", "NotFoundError", "UnavailableError", "DeadlineExceededError",
+    "Client", "RetryPolicy", "ServingError", "InvalidArgumentError", "NotFoundError", "UnavailableError", "DeadlineExceededError",
     "ResourceExhaustedError", "FailedPreconditionError", "UnimplementedError", "InternalError",
 ]

@@ -30,6 +30,7 @@ import numpy as np
 from fashion_tf_client import messages as pb
 from fashion_tf_client.errors import InvalidArgumentError, ServingError, from_rpc_error
 from fashion_tf_client.images import encode_image
+from fashion_tf_client.retry import NO_RETRY, RetryPolicy
 from fashion_tf_client.tensors import dtype_name, make_ndarray, make_tensor_proto, shape_of
 
 DEFAULT_SIGNATURE = "serving_default"
@@ -95,15 +96,25 @@ class Client:
     """Talks to one TF Serving-protocol server; use as a context manager (closes the channel).
 
     ``model``/``version`` are defaults for every call; each method also takes them.
+    ``retry``: a :class:`~fashion_tf_client.retry.RetryPolicy` to retry calls answered
+    UNAVAILABLE (server down, restarting or its queue full) with exponential backoff;
+    None (the default) raises UnavailableError at once. ``timeout`` is per attempt.
     """
 
     def __init__(self, target: str, timeout: float = 10.0, model: str | None = None, version: int | None = None,
-                 max_message_bytes: int = 256 * 1024 * 1024):
+                 max_message_bytes: int = 256 * 1024 * 1024, retry: RetryPolicy | None = None):
         self.target, self.timeout, self.model, self.version = target, timeout, model, version
-        self._channel = grpc.insecure_channel(target, options=[
-            ("grpc.max_receive_message_length", max_message_bytes),
-            ("grpc.max_send_message_length", max_message_bytes),
-        ])
+        self.retry = retry or NO_RETRY
+        options = [("grpc.max_receive_message_length", max_message_bytes),
+                   ("grpc.max_send_message_length", max_message_bytes)]
+        if retry is not None:
+            # gRPC reconnects a broken channel on its own backoff (up to 120 s by default);
+            # keep it within the policy's so a restarted server is found by the next retry.
+            backoff_ms = max(100, int(retry.max_backoff * 1000))
+            options += [("grpc.initial_reconnect_backoff_ms", min(backoff_ms, max(100, int(retry.initial_backoff * 1000)))),
+                        ("grpc.min_reconnect_backoff_ms", min(backoff_ms, 100)),
+                        ("grpc.max_reconnect_backoff_ms", backoff_ms)]
+        self._channel = grpc.insecure_channel(target, options=options)
         self._prediction = pb.Stub(self._channel, pb.PREDICTION_SERVICE)
         self._models = pb.Stub(self._channel, pb.MODEL_SERVICE)
         self._signatures: dict[tuple[str, int | None], tuple[int, dict[str, Signature]]] = {}
@@ -134,7 +145,8 @@ class Client:
 
     def _call(self, method, request):
         try:
-            return method(request, timeout=self.timeout)
+            return self.retry.call(lambda: method(request, timeout=self.timeout),
+                                   lambda error: error.code() if isinstance(error, grpc.RpcError) else None)
         except grpc.RpcError as error:
             raise from_rpc_error(error) from None
 

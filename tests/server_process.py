@@ -28,10 +28,11 @@ def wait_until(predicate, timeout, what):
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
-def start_server(model: str, log_path: Path, *server_args: str, timeout: float = STARTUP_SECONDS):
-    """(process, target) of a server on a free port, once ``model`` is AVAILABLE."""
-    port = free_port()
-    with open(log_path, "w") as log:
+def start_server(model: str, log_path: Path, *server_args: str, timeout: float = STARTUP_SECONDS,
+                 port: int | None = None):
+    """(process, target) of a server on ``port`` (default: a free one), once ``model`` is AVAILABLE."""
+    port = port or free_port()
+    with open(log_path, "a") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "fashion_tf.serving.server", "--host", "127.0.0.1", "--port", str(port),
              *server_args],

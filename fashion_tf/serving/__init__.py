@@ -7,10 +7,11 @@ imports :mod:`fashion_tf_client` instead, which never does.
 """
 from fashion_tf_client import (
     Client, DeadlineExceededError, FailedPreconditionError, InternalError, InvalidArgumentError, NotFoundError,
-    ResourceExhaustedError, ServingError, UnavailableError, UnimplementedError,
+    ResourceExhaustedError, RetryPolicy, ServingError, UnavailableError, UnimplementedError,
 )
 
 __all__ = [
-    "Client", "ServingError", "InvalidArgumentError", "NotFoundError", "UnavailableError", "DeadlineExceededError",
+    "Client", "RetryPolicy", "ServingError", "InvalidArgumentError", "NotFoundError", "UnavailableError",
+    "DeadlineExceededError",
     "ResourceExhaustedError", "FailedPreconditionError", "UnimplementedError", "InternalError",
 ]

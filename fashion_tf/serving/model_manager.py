@@ -8,11 +8,15 @@ every ``--file_system_poll_wait_seconds``; a new version is loaded *fully* and o
 swapped in by replacing one reference, so in-flight requests finish on the version they
 started with and nothing is dropped. Directories that are not plain integers (``.tmp-3``,
 ``3.partial``) and integer directories without ``saved_model.pb`` yet are ignored: an
-export that died half-way never becomes a visible version.
+export that died half-way never becomes a visible version. A version directory that
+is a symbolic link resolving outside its model's base path is ignored too (with a
+warning), and model names are plain names (:func:`check_model_name`): nothing a
+repository or a request names is read from outside the base paths the operator gave.
 """
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -27,6 +31,16 @@ from fashion_tf_client import messages
 log = logging.getLogger("fashion_tf.serving")
 
 SAVED_MODEL_FILES = ("saved_model.pb", "saved_model.pbtxt")
+_MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+
+
+def check_model_name(name: str, where: str = "model name") -> str:
+    """A model name is letters, digits, ``_ . -`` (no path separators, no ``..``): it names
+    a served model and appears in REST paths, never a file."""
+    if not _MODEL_NAME.fullmatch(name or "") or ".." in name:
+        raise ValueError(f"{where}: {name!r} is not a valid model name (letters, digits, '_', '.', '-'; "
+                         "no '/' or '..')")
+    return name
 
 
 @dataclass(frozen=True)
@@ -67,6 +81,7 @@ def read_model_config(path) -> list[ModelSpec]:
     for entry in config.model_config_list.config:
         if not entry.name or not entry.base_path:
             raise ValueError(f"{path}: every config needs a name and a base_path (got {entry.name!r})")
+        check_model_name(entry.name, f"{path}: model")
         if entry.model_platform not in ("", "tensorflow"):
             raise ValueError(f"{path}: model {entry.name!r}: model_platform must be 'tensorflow'")
         base = Path(entry.base_path)
@@ -90,9 +105,14 @@ def version_directories(base_path: Path) -> dict[int, Path]:
     found = {}
     if not base_path.is_dir():
         return found
+    base = base_path.resolve()
     for child in base_path.iterdir():
         # str.isdigit() rejects ".tmp-3-123", "3.partial", "-1"; TF Serving does the same.
         if child.name.isdigit() and child.is_dir() and any((child / f).is_file() for f in SAVED_MODEL_FILES):
+            if not child.resolve().is_relative_to(base):  # a symlink out of the repository
+                log.warning("ignoring version directory %s: it resolves to %s, outside the base path %s",
+                            child, child.resolve(), base)
+                continue
             found[int(child.name)] = child
     return found
 

@@ -15,6 +15,7 @@ import grpc
 import numpy as np
 import tensorflow as tf
 
+from fashion_tf.serving.image_limits import DEFAULT_MAX_IMAGE_PIXELS, check_image_pixels, is_image_input
 from fashion_tf.serving.model_manager import LoadedVersion, ModelManager
 from fashion_tf_client import messages as pb
 from fashion_tf_client.tensors import shape_of
@@ -76,10 +77,14 @@ def batched_inputs(signature) -> set[str]:
 
 
 class Predictor:
-    """Predict, metadata and status over a :class:`ModelManager` (``batcher``: optional)."""
+    """Predict, metadata and status over a :class:`ModelManager` (``batcher``: optional).
 
-    def __init__(self, manager: ModelManager, batcher=None):
-        self.manager, self.batcher = manager, batcher
+    ``max_image_pixels``: images whose header declares more pixels are refused before
+    decoding (:mod:`fashion_tf.serving.image_limits`); 0 turns the check off.
+    """
+
+    def __init__(self, manager: ModelManager, batcher=None, max_image_pixels: int = DEFAULT_MAX_IMAGE_PIXELS):
+        self.manager, self.batcher, self.max_image_pixels = manager, batcher, max_image_pixels
 
     def resolve(self, name: str, version: int | None = None, label: str | None = None) -> LoadedVersion:
         try:
@@ -112,6 +117,8 @@ class Predictor:
                                f"{sorted(signature.outputs)}")
         for key, spec in signature.inputs.items():
             check_input(key, inputs[key], spec)
+            if is_image_input(key, spec.dtype):  # every signature that decodes images, gRPC and REST alike
+                check_image_pixels(key, inputs[key], self.max_image_pixels)
         batched = batched_inputs(signature)
         if self.batcher is not None and batched:
             outputs = self.batcher.run(loaded, name, inputs, batched, lambda merged: self.run(loaded, name, merged))

@@ -97,8 +97,29 @@ def create_app(predictor: Predictor, max_request_bytes: int, threads: int = 64) 
         except RequestError as error:
             return _json({"error": error.message}, HTTP_STATUS.get(error.code, 500))
 
+    def too_large(size: int) -> Response:
+        return _json({"error": f"request of {size} bytes exceeds the limit of {max_request_bytes} bytes "
+                               "(--max_request_bytes); send fewer or smaller images per request"},
+                     HTTP_STATUS[grpc.StatusCode.INVALID_ARGUMENT])
+
+    async def read_body(request: Request) -> bytes | Response:
+        """The body, read no further than the limit: a huge body is refused by its
+        Content-Length, or once it streams past the limit, never held in memory."""
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > max_request_bytes:
+            return too_large(int(declared))
+        chunks, size = [], 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > max_request_bytes:
+                return too_large(size)
+            chunks.append(chunk)
+        return b"".join(chunks)
+
     async def endpoint(request: Request) -> Response:
-        body = await request.body()
+        body = await read_body(request)
+        if isinstance(body, Response):
+            return body
         # The model call blocks (and may wait for a batch): run it on a worker thread.
         return await run_in_threadpool(handle, request, body)
 

@@ -18,9 +18,11 @@ them apart::
 queue is full.
 Bad requests get INVALID_ARGUMENT with a readable message (wrong dtype or shape, missing
 or unexpected inputs, unknown signature, undecodable image, k out of range, payload over
-``--max_request_bytes``); unknown models or versions get NOT_FOUND; the server stays up.
+``--max_request_bytes``, an image whose header declares more than ``--max_image_pixels``);
+unknown models or versions get NOT_FOUND; the server stays up.
 Payloads even larger than gRPC's receive limit (2 x --max_request_bytes) are refused by
-gRPC itself with RESOURCE_EXHAUSTED, which is what TF Serving answers too. SIGTERM
+gRPC itself with RESOURCE_EXHAUSTED, which is what TF Serving answers too. The server binds
+127.0.0.1 unless ``--host`` says otherwise. SIGTERM
 stops accepting calls, lets running ones finish (``--shutdown_grace_seconds``) and exits 0.
 """
 from __future__ import annotations
@@ -37,7 +39,8 @@ import fashion_tf  # noqa: F401  (before TensorFlow: Keras 2 as tf.keras)
 import grpc
 
 from fashion_tf.serving.batching import Batcher, BatchingParameters
-from fashion_tf.serving.model_manager import LoadedVersion, ModelManager, ModelSpec, read_model_config
+from fashion_tf.serving.image_limits import DEFAULT_MAX_IMAGE_PIXELS
+from fashion_tf.serving.model_manager import LoadedVersion, ModelManager, ModelSpec, check_model_name, read_model_config
 from fashion_tf.serving.predictor import Predictor, RequestError
 from fashion_tf.serving.rest import RestServer
 from fashion_tf_client import messages as pb
@@ -142,7 +145,9 @@ def _flag_bool(text: str) -> bool:
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m fashion_tf.serving.server", description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=8500, help="gRPC port (0: pick a free one and print it)")
-    parser.add_argument("--host", default="0.0.0.0", help="address to bind (TF Serving binds 0.0.0.0)")
+    parser.add_argument("--host", default="127.0.0.1",
+                        help="address to bind; only this machine by default (TF Serving binds 0.0.0.0: "
+                             "pass --host 0.0.0.0 to serve other machines, behind a firewall or proxy)")
     parser.add_argument("--model_config_file", default=None, help="text-format ModelServerConfig (models.config)")
     parser.add_argument("--model_name", default="default")
     parser.add_argument("--model_base_path", default=None, help="directory holding integer version directories")
@@ -158,7 +163,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--grpc_max_threads", type=int, default=64,
                         help="worker threads for RPCs (with batching: about 2 x max_batch_size, as TF Serving advises)")
     parser.add_argument("--max_request_bytes", type=int, default=DEFAULT_MAX_REQUEST_BYTES,
-                        help="larger Predict requests get INVALID_ARGUMENT")
+                        help="larger Predict requests (gRPC message or REST body) get INVALID_ARGUMENT")
+    parser.add_argument("--max_image_pixels", type=int, default=DEFAULT_MAX_IMAGE_PIXELS,
+                        help="images whose header declares more pixels (width x height) get INVALID_ARGUMENT "
+                             "before decoding: decompression bombs never allocate (0: no limit)")
     parser.add_argument("--shutdown_grace_seconds", type=float, default=10.0)
     args = parser.parse_args(argv)
     if bool(args.model_config_file) == bool(args.model_base_path):
@@ -189,7 +197,7 @@ def main(argv=None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
     try:
         specs = (read_model_config(args.model_config_file) if args.model_config_file
-                 else [ModelSpec(args.model_name, Path(args.model_base_path))])
+                 else [ModelSpec(check_model_name(args.model_name, "--model_name"), Path(args.model_base_path))])
     except (OSError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -209,7 +217,7 @@ def main(argv=None) -> int:
     for spec in specs:
         if not manager.models[spec.name].versions:
             log.warning("no servable version of %s yet under %s; polling", spec.name, spec.base_path)
-    predictor = Predictor(manager, batcher)
+    predictor = Predictor(manager, batcher, args.max_image_pixels)
     rest = None
     try:
         server, port = build_server(args, predictor)

@@ -36,7 +36,7 @@ setup(
     ],
     extras_require={
         # playwright drives Debian's chromium (apt-get install chromium) in the web page's browser test.
-        "dev": ["pytest>=7", "ruff>=0.4", "playwright==1.65.2"],
+        "dev": ["pytest>=7", "ruff>=0.4", "playwright==1.65.2", "hypothesis==6.170.17"],
         "bench": ["faiss-cpu>=1.8", "hnswlib>=0.8"],
     },
     entry_points={

@@ -214,7 +214,11 @@ class Index(abc.ABC):
         ids_path = directory / manifest_lib.ITEM_IDS_NAME
         if not ids_path.is_file():
             raise manifest_lib.IndexFormatError(f"{ids_path}: not found; the index directory is incomplete")
-        index._ids = np.asarray(pq.read_table(ids_path).column("item_id").to_pylist(), dtype=object)
+        try:
+            index._ids = np.asarray(pq.read_table(ids_path).column("item_id").to_pylist(), dtype=object)
+        except (OSError, KeyError, ValueError) as error:  # truncated or foreign file (ArrowInvalid is a ValueError)
+            raise manifest_lib.IndexFormatError(f"{ids_path}: unreadable ({str(error).splitlines()[0]}); "
+                                                "the index directory is damaged, rebuild it") from None
         if len(index._ids) != int(manifest["count"]):
             raise manifest_lib.IndexFormatError(
                 f"{ids_path}: {len(index._ids)} ids but the manifest says count {manifest['count']}")

@@ -103,7 +103,12 @@ class BruteForceIndex(Index):
             from fashion_tf.retrieval.manifest import IndexFormatError
             raise IndexFormatError(f"{path}: not found; the index directory is incomplete")
         # A memory map keeps loading instant and lets the OS page a large index in and out.
-        self._vectors = np.load(path, mmap_mode="r")
+        try:
+            self._vectors = np.load(path, mmap_mode="r")
+        except (OSError, ValueError) as error:  # truncated: shorter than its header says
+            from fashion_tf.retrieval.manifest import IndexFormatError
+            raise IndexFormatError(f"{path}: unreadable ({error}); the index directory is damaged, "
+                                   "rebuild it") from None
         if self._vectors.shape != (len(self._ids), self.dim):
             from fashion_tf.retrieval.manifest import IndexFormatError
             raise IndexFormatError(f"{path}: shape {self._vectors.shape}, expected "

@@ -224,7 +224,12 @@ class ScannIndex(Index):
         if not (path / "scann_assets.pbtxt").is_file():
             raise IndexFormatError(f"{path}/scann_assets.pbtxt: not found; the index directory "
                                    "is incomplete")
-        self._searcher = scann_ops_pybind.load_searcher(str(path))
+        try:
+            self._searcher = scann_ops_pybind.load_searcher(str(path))
+        except (RuntimeError, ValueError, OSError) as error:  # a truncated or missing searcher file
+            raise IndexFormatError(f"{path}: the ScaNN searcher files are unreadable "
+                                   f"({str(error).splitlines()[0] if str(error) else type(error).__name__}); "
+                                   "the index directory is damaged, rebuild it") from None
         self._directory = directory
         self._has_vectors = False
         if self._searcher.size() != len(self._ids):

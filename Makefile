@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench install clean lint
+.PHONY: demo test bench reliability install clean lint
 
 $(STAMP): setup.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -29,6 +29,11 @@ bench: $(STAMP)
 	$(PY) benchmarks/serving_batching.py
 	$(PY) benchmarks/client_import.py
 	$(PY) benchmarks/importers.py
+	$(PY) benchmarks/reliability.py
+
+# load, faults and hostile input against started servers (also part of `make bench`)
+reliability: $(STAMP)
+	$(PY) benchmarks/reliability.py
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check fashion_tf tests tools benchmarks

@@ -47,7 +47,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from measure import Report, log, spread  # noqa: E402
+from measure import Report, log  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results" / "reliability.json"
 PARAMS = ROOT / "serving" / "batching_parameters.txt"

@@ -8,7 +8,8 @@
     item_ids, scores = index.search(query_vectors, k=10)
 
 Backends: ``BruteForceIndex`` (exact) and ``ScannIndex`` (tree + AH + reorder; exact
-ScaNN scoring below 20k items). ``backend="auto"`` is ScaNN when the scann package is
+ScaNN scoring below 20k items); ``ShardedIndex`` holds one of them per shard and merges
+their top-k (``build_index(..., shards=N)``). ``backend="auto"`` is ScaNN when the scann package is
 importable, else brute force.
 """
 from __future__ import annotations
@@ -34,8 +35,10 @@ from fashion_tf.retrieval.manifest import (
     read_manifest,
 )
 from fashion_tf.retrieval.scann_index import _HAVE_SCANN, ScannIndex
+from fashion_tf.retrieval.sharded import ShardedIndex
 
-BACKENDS: dict[str, type[Index]] = {"brute_force": BruteForceIndex, "scann": ScannIndex}
+BACKENDS: dict[str, type[Index]] = {"brute_force": BruteForceIndex, "scann": ScannIndex,
+                                    "sharded": ShardedIndex}
 _ALIASES = {"brute": "brute_force", "exact": "brute_force"}
 
 
@@ -50,17 +53,24 @@ def _resolve_backend(backend: str) -> type[Index]:
 
 
 def build_index(ids: Sequence[str], vectors: np.ndarray, backend: str = "auto",
-                model_fingerprint: str | None = None, **params: Any) -> Index:
+                model_fingerprint: str | None = None, shards: int = 1, **params: Any) -> Index:
     """Builds an index over ``vectors`` [N, dim] with item ``ids``; ``params`` go to the
-    backend (see ``ScannIndex`` / ``BruteForceIndex``). Recall@10 against exact search is
-    measured here and kept in ``index.recall_at_10`` (and in the manifest on save)."""
+    backend (see ``ScannIndex`` / ``BruteForceIndex``). ``shards > 1`` builds a
+    ``ShardedIndex`` of that many ``backend`` indexes, each given ``params``. Recall@10
+    against exact search is measured here and kept in ``index.recall_at_10`` (and in the
+    manifest on save)."""
+    if shards > 1:
+        index: Index = ShardedIndex(model_fingerprint=model_fingerprint, shards=shards,
+                                    shard_backend=backend, shard_params=params)
+        return index.add(ids, vectors).build()
     index = _resolve_backend(backend)(model_fingerprint=model_fingerprint, **params)
     return index.add(ids, vectors).build()
 
 
 def load_index(directory: str | Path, expected_fingerprint: str | None = None,
                expected_dim: int | None = None) -> Index:
-    """Loads an index directory with the backend its manifest names; raises
+    """Loads an index directory with the backend its manifest names (a sharded directory
+    loads as a ``ShardedIndex`` with all its shards); raises
     ``IndexMismatchError`` when it was built from another model fingerprint or dimension."""
     manifest = read_manifest(directory)
     if manifest["backend"] not in BACKENDS:
@@ -71,7 +81,7 @@ def load_index(directory: str | Path, expected_fingerprint: str | None = None,
 
 __all__ = [
     "BACKENDS", "BruteForceIndex", "EmbeddingsFileError", "EmbeddingsWriter", "Index",
-    "IndexFormatError", "IndexMismatchError", "ScannIndex", "build_index", "exact_top_k",
+    "IndexFormatError", "IndexMismatchError", "ScannIndex", "ShardedIndex", "build_index", "exact_top_k",
     "iter_embeddings", "l2_normalize", "load_index", "read_embeddings", "read_manifest",
     "recall_at_k", "write_embeddings",
 ]

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from test_retrieval import unit_vectors
 
 import fashion_tf  # noqa: F401  (before TensorFlow / scann)
 from fashion_tf.retrieval import (
@@ -16,11 +17,6 @@ from fashion_tf.retrieval import (
     read_manifest,
     write_embeddings,
 )
-
-
-def unit_vectors(n, dim, seed=0):
-    vectors = np.random.default_rng(seed).normal(size=(n, dim)).astype(np.float32)
-    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
 
 
 def ids_of(n):

@@ -56,7 +56,8 @@ class PersonalizerConfig:
     extra_negatives: int = 512      # uniform catalog negatives per batch, beside the in-batch ones
     hidden_units: tuple[int, ...] = (256,)
     dropout: float = 0.1
-    split_carts: bool = True
+    # Off by default: on the demo shop splitting cost Recall@10 (docs/results/demo_v5_personalization.json).
+    split_carts: bool = False
     patience: int = 5
     val_fraction: float = 0.1
     seed: int = 0
@@ -187,7 +188,8 @@ def parse_args(argv=None) -> PersonalizerConfig:
     parser.add_argument("--learning-rate", type=float, default=PersonalizerConfig.learning_rate)
     parser.add_argument("--temperature", type=float, default=PersonalizerConfig.temperature)
     parser.add_argument("--hidden-units", type=int, nargs="+", default=list(PersonalizerConfig.hidden_units))
-    parser.add_argument("--no-split-carts", action="store_true", help="score mixed carts as one eq. 3 mean")
+    parser.add_argument("--split-carts", action=argparse.BooleanOptionalAction, default=PersonalizerConfig.split_carts,
+                        help="split mixed carts by k-means and interleave per sub-cart (default: off, one eq. 3 mean)")
     parser.add_argument("--out", default=None, help="run directory (default runs/personalizer_<run name>)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--overwrite", action="store_true", help="start over even if --out holds a run")
@@ -195,7 +197,7 @@ def parse_args(argv=None) -> PersonalizerConfig:
     return PersonalizerConfig(run=args.run, data=args.data, out=args.out, epochs=args.epochs,
                               batch_size=args.batch_size, learning_rate=args.learning_rate,
                               temperature=args.temperature, hidden_units=tuple(args.hidden_units),
-                              split_carts=not args.no_split_carts, seed=args.seed, overwrite=args.overwrite)
+                              split_carts=args.split_carts, seed=args.seed, overwrite=args.overwrite)
 
 
 def main(argv=None) -> int:

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from fashion_tf.data.catalog import catalog_fingerprint, load_catalog
+from fashion_tf.format_json import read_format_json
 
 FORMAT = "fashion_tf.tfrecords"
 FORMAT_VERSION = 1
@@ -110,15 +111,8 @@ def write_tfrecords(catalog_dir: str | Path, out_dir: str | Path, shards: int) -
 def read_tfrecords_manifest(directory: str | Path) -> dict[str, Any]:
     """Reads and checks ``DIR/tfrecords.json`` and that every shard it lists exists."""
     path = Path(directory) / MANIFEST_NAME
-    if not path.is_file():
-        raise TFRecordsError(f"{path}: not found; {directory} is not a TFRecord directory "
-                             "(write one with tools/write_tfrecords.py)")
-    try:
-        manifest = json.loads(path.read_text())
-    except json.JSONDecodeError as error:
-        raise TFRecordsError(f"{path}: not valid JSON ({error})") from error
-    if manifest.get("format") != FORMAT:
-        raise TFRecordsError(f"{path}: field 'format' is {manifest.get('format')!r}, expected {FORMAT!r}")
+    manifest = read_format_json(path, FORMAT, TFRecordsError, f"{directory} is not a TFRecord "
+                                "directory (write one with tools/write_tfrecords.py)")
     for field in ("catalog_fingerprint", "count", "vocabulary", "shards"):
         if field not in manifest:
             raise TFRecordsError(f"{path}: field {field!r} missing")

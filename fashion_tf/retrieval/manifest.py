@@ -20,6 +20,8 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from fashion_tf.format_json import read_format_json
+
 FORMAT = "fashion_tf.index"
 FORMAT_VERSION = 1
 MANIFEST_NAME = "manifest.json"
@@ -47,15 +49,8 @@ def write_manifest(directory: Path, manifest: dict[str, Any]) -> Path:
 def read_manifest(directory: str | Path) -> dict[str, Any]:
     """Reads and validates ``DIR/manifest.json``; errors name the file and the field."""
     path = Path(directory) / MANIFEST_NAME
-    if not path.is_file():
-        raise IndexFormatError(f"{path}: not found; {directory} is not an index directory "
-                               "(build one with tools/build_index.py)")
-    try:
-        manifest = json.loads(path.read_text())
-    except json.JSONDecodeError as error:
-        raise IndexFormatError(f"{path}: not valid JSON ({error})") from error
-    if manifest.get("format") != FORMAT:
-        raise IndexFormatError(f"{path}: field 'format' is {manifest.get('format')!r}, expected {FORMAT!r}")
+    manifest = read_format_json(path, FORMAT, IndexFormatError, f"{directory} is not an index "
+                                "directory (build one with tools/build_index.py)")
     if manifest.get("format_version", 0) > FORMAT_VERSION:
         raise IndexFormatError(f"{path}: format_version {manifest['format_version']} is newer than "
                                f"this fashion_tf understands ({FORMAT_VERSION}); upgrade fashion_tf")

@@ -5,13 +5,13 @@ and without ``--enable_batching`` (``serving/batching_parameters.txt``).
     python benchmarks/serving_batching.py --model_base_path export/fashion  # a real export
 
 Two servers serve the same SavedModel, one batching, one not, started side by side so
-that both see the same machine. Each round runs the 32 clients (one gRPC channel and
-thread each, ``--requests`` single-image ``serving_default`` calls each, as a web
-backend's request handlers would) against one server and then the other, alternating
-which goes first; a round's throughput is its images / wall time, and every call's
-latency is kept. Reported: per-round ratio ``batching / no batching`` throughput (median
-and spread: ``batching_throughput_ratio``, target >= 1.3), and p50 / p99 latency of each
-server over all rounds.
+that both see the same machine. In interleaved rounds (``benchmarks/measure.py``, the
+first server alternating), the 32 clients (one gRPC channel and thread each,
+``--requests`` single-image ``serving_default`` calls each, as a web backend's request
+handlers would) run against one server and then the other; a round's throughput is its
+images / wall time, and every call's latency is kept. Reported: the per-round ratio
+``batching / no batching`` of throughput (median and spread: ``batching_throughput_ratio``,
+target >= 1.3), and p50 / p99 latency of each server over all rounds.
 
 The default model is the demo's architecture, V5 (EfficientNetB3 + shallow branch) at
 64 px with 800 catalog items, with untrained weights: serving cost does not depend on the
@@ -23,7 +23,6 @@ import argparse
 import json
 import os
 import platform
-import statistics
 import sys
 import tempfile
 import threading
@@ -35,14 +34,12 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "benchmarks"))  # measure.py, serving.py's test image
+from measure import log  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results" / "serving.json"
 PARAMS = ROOT / "serving" / "batching_parameters.txt"
 CACHE = ROOT / ".cache" / "benchmarks" / "demo_v5_64px"  # built once, reused
-
-
-def log(message: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
 def build_demo_v5(base: Path, image_size: int = 64, items: int = 800, labels: int = 60) -> Path:
@@ -104,18 +101,13 @@ def one_round(target: str, name: str, image: bytes, clients: int, requests: int)
     return {"images_per_s": clients * requests / seconds, "seconds": seconds, "latencies_ms": flat}
 
 
-def spread(values: list[float]) -> dict:
-    q1, _, q3 = statistics.quantiles(values, n=4, method="inclusive") if len(values) > 1 else (values[0],) * 3
-    return {"median": round(statistics.median(values), 4), "min": round(min(values), 4),
-            "max": round(max(values), 4), "iqr": round(q3 - q1, 4), "per_round": [round(v, 4) for v in values]}
-
-
 def measure(base: Path, name: str, tmp: Path, clients: int, requests: int, rounds: int, params: Path) -> dict:
-    import sys as _sys
-
-    _sys.path.insert(0, str(ROOT / "benchmarks"))
-    from serving import jpeg_224
+    """Both servers in interleaved rounds (benchmarks/measure.py), per-round throughput
+    ratio, and the latency percentiles of every measured call."""
+    from measure import Comparison
     from server_process import stop_server
+
+    from serving import jpeg_224
 
     image = jpeg_224()
     servers = {
@@ -123,30 +115,32 @@ def measure(base: Path, name: str, tmp: Path, clients: int, requests: int, round
                           "--batching_parameters_file", str(params)),
         "no_batching": start(base, name, tmp / "plain.log"),
     }
+    latencies: dict[str, list[float]] = {key: [] for key in servers}
+
+    def method(key: str):
+        def one() -> dict:
+            result = one_round(servers[key][1], name, image, clients, requests)
+            latencies[key].extend(result["latencies_ms"])
+            return {"value": result["images_per_s"], "seconds": round(result["seconds"], 3)}
+        return one
+
     try:
-        for key, (_, target) in servers.items():  # warm both: first call, then all clients once
+        for _, target in servers.values():  # warm both: first call, then all clients once
             one_round(target, name, image, 1, 1)
             one_round(target, name, image, clients, 1)
-        rounds_out = {key: [] for key in servers}
-        for index in range(rounds):
-            order = list(servers) if index % 2 == 0 else list(servers)[::-1]
-            for key in order:
-                result = one_round(servers[key][1], name, image, clients, requests)
-                rounds_out[key].append(result)
-            log(f"round {index + 1}/{rounds}: " + ", ".join(
-                f"{key} {rounds_out[key][-1]['images_per_s']:.1f} img/s" for key in servers))
+        comparison = Comparison("batching", unit="images/s", rotate=True)
+        for key in servers:
+            comparison.add(key, method(key))
+        comparison.ratio("batching_throughput_ratio", "batching", "no_batching")
+        comparison.target("batching_throughput_ratio", ">=", 1.3)
+        result = comparison.run(rounds=rounds, warmup=0)
     finally:
         for process, _ in servers.values():
             stop_server(process)
-    report = {}
-    for key, results in rounds_out.items():
-        latencies = np.concatenate([r["latencies_ms"] for r in results])
-        report[key] = {"images_per_s": spread([r["images_per_s"] for r in results]),
-                       "p50_ms": round(float(np.percentile(latencies, 50)), 2),
-                       "p99_ms": round(float(np.percentile(latencies, 99)), 2), "calls": int(latencies.size)}
-    ratios = [a["images_per_s"] / b["images_per_s"] for a, b in zip(rounds_out["batching"], rounds_out["no_batching"])]
-    report["batching_throughput_ratio"] = spread(ratios)
-    return report
+    result["latency_ms"] = {key: {"p50": round(float(np.percentile(values, 50)), 2),
+                                  "p99": round(float(np.percentile(values, 99)), 2), "calls": len(values)}
+                            for key, values in latencies.items()}
+    return result
 
 
 def main(argv=None) -> int:
@@ -171,14 +165,14 @@ def main(argv=None) -> int:
             note = ("the demo's V5 architecture (EfficientNetB3 + shallow branch) at 64 px, untrained weights, "
                     "800 catalog items")
         result = measure(base, name, tmp, args.clients, args.requests, args.rounds, Path(args.batching_parameters_file))
-    ratio = result["batching_throughput_ratio"]["median"]
+    ratio = result["ratios"]["batching_throughput_ratio"]["median"]
     entry = {
         "benchmark": f"{args.clients} concurrent single-image gRPC clients, server with vs without --enable_batching",
         "model": note, "batching_parameters": Path(args.batching_parameters_file).read_text().strip().splitlines()[-6:],
         "clients": args.clients, "requests_per_client_per_round": args.requests, "rounds": args.rounds,
         "machine": {"platform": platform.platform(), "cpus": os.cpu_count(),
                     "load_average_1min_at_end": round(os.getloadavg()[0], 2)},
-        **result, "target": ">= 1.3", "target_met": bool(ratio >= 1.3),
+        **result,
     }
     out = Path(args.out)
     data = json.loads(out.read_text()) if out.exists() else {}
@@ -186,9 +180,10 @@ def main(argv=None) -> int:
     data["batching_throughput_ratio"] = ratio
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(data, indent=2) + "\n")
+    latency = result["latency_ms"]
     print(f"batching: throughput ratio {ratio:.3f} (target >= 1.3); p50/p99 "
-          f"{result['batching']['p50_ms']}/{result['batching']['p99_ms']} ms with, "
-          f"{result['no_batching']['p50_ms']}/{result['no_batching']['p99_ms']} ms without -> {out}")
+          f"{latency['batching']['p50']}/{latency['batching']['p99']} ms with, "
+          f"{latency['no_batching']['p50']}/{latency['no_batching']['p99']} ms without -> {out}")
     return 0
 
 

@@ -74,6 +74,9 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
 
 def train(config: TrainConfig, overwrite: bool = False) -> Path:
     """Trains with the trainer of ``config.kind``; returns the run directory."""
+    if config.kind == "personalizer":
+        raise ValueError("the personalizer trains on top of an extractor run: "
+                         "python -m fashion_tf.personalize --run RUN")
     if config.kind not in TRAINERS:
         raise NotImplementedError(f"no trainer for zoo kind {config.kind!r} yet; trainers exist for "
                                   f"{sorted(TRAINERS)}")

@@ -313,9 +313,11 @@ register(ZooEntry(
     config={"hidden_units": [256], "dropout": 0.1},
     default_image_size=None,
     background_p=0.0,
-    recipe={"task": "tfrs.tasks.Retrieval (in-batch + 512 uniform catalog negatives)", "optimizer": "adam",
-            "learning_rate": 1e-3, "temperature": 0.2, "batch_size": 256, "epochs": 30,
-            "early_stopping_patience": 5, "split": "leave-last-out by timestamp"},
+    # Trained by python -m fashion_tf.personalize (PersonalizerConfig), not fashion_tf.train.
+    recipe={"optimizer": "adam", "learning_rate": 1e-3, "batch_size": 256, "epochs": 30,
+            "early_stopping_patience": 5,
+            "options": {"task": "tfrs.tasks.Retrieval (in-batch + 512 uniform catalog negatives)",
+                        "temperature": 0.2, "split": "leave-last-out by timestamp"}},
     paper={"note": "Recall@K curves of Fig. 11 (values only in the figure); 78.4% test accuracy on 44,103 "
                    "Amazon Fashion users with 5-7 reviews each (section 4.4)"},
     source=f"{_PAPER}; section 3, eq. 3/4, Fig. 3, Fig. 11",

@@ -184,3 +184,10 @@ def test_zoo_builds_the_personalizer_from_a_catalog():
         zoo.create_model("personalizer")
     model = zoo.create_model("personalizer", item_ids=["a", "b"], item_embeddings=np.eye(2), hidden_units=[4])
     assert model.name == "personalizer" and model.get_layer("tower").hidden_units == [4]
+
+
+def test_train_cli_points_to_the_personalizer_command(tmp_path, capsys):
+    from fashion_tf import train
+
+    assert train.main(["--model", "personalizer", "--out", str(tmp_path / "p")]) == 2
+    assert "python -m fashion_tf.personalize --run RUN" in capsys.readouterr().err

@@ -25,6 +25,12 @@ def resolve_catalog(data: str | os.PathLike | None) -> Catalog:
         root = Path(data)
         if not root.exists():
             raise FileNotFoundError(f"--data {root}: no such directory")
+        from fashion_tf.data.tfrecords import is_tfrecords_dir
+
+        if is_tfrecords_dir(root):
+            raise NotImplementedError(
+                f"--data {root}: training from sharded TFRecords is not implemented yet; pass the "
+                "catalog directory they were written from (its fingerprint is in tfrecords.json)")
         if not (root / ITEMS_FILE).exists():
             from fashion_tf.data.importers import catalog_from_path
 

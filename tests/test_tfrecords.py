@@ -70,3 +70,10 @@ def test_missing_shard_is_named(records, tmp_path):
         read_tfrecords(broken)
     with pytest.raises(TFRecordsError, match="not a TFRecord directory"):
         read_tfrecords(tmp_path)
+
+
+def test_training_refuses_a_tfrecord_directory_for_now(records):
+    from fashion_tf.training_data import resolve_catalog
+
+    with pytest.raises(NotImplementedError, match="records: training from sharded TFRecords"):
+        resolve_catalog(records[2])

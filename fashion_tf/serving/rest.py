@@ -27,7 +27,7 @@ import grpc
 from google.protobuf import json_format
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
@@ -109,11 +109,14 @@ def create_app(predictor: Predictor, max_request_bytes: int, threads: int = 64) 
         if declared.isdigit() and int(declared) > max_request_bytes:
             return too_large(int(declared))
         chunks, size = [], 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > max_request_bytes:
-                return too_large(size)
-            chunks.append(chunk)
+        try:
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > max_request_bytes:
+                    return too_large(size)
+                chunks.append(chunk)
+        except ClientDisconnect:  # the client gave up mid-body: nobody to answer
+            return Response(status_code=499)
         return b"".join(chunks)
 
     async def endpoint(request: Request) -> Response:

@@ -19,6 +19,7 @@ import urllib.request
 import grpc
 
 from fashion_tf_client.errors import error_for
+from fashion_tf_client.retry import NO_RETRY, RetryPolicy
 
 # TF Serving's HTTP statuses (http_server.cc) back to canonical codes, for the typed errors.
 _CODE_BY_HTTP = {400: grpc.StatusCode.INVALID_ARGUMENT, 401: grpc.StatusCode.UNAUTHENTICATED,
@@ -32,14 +33,21 @@ _CODE_BY_HTTP = {400: grpc.StatusCode.INVALID_ARGUMENT, 401: grpc.StatusCode.UNA
 class RestClient:
     """One model on a TF Serving REST endpoint (``base_url`` like ``http://host:8501``)."""
 
-    def __init__(self, base_url: str, model: str, timeout: float = 30.0):
+    def __init__(self, base_url: str, model: str, timeout: float = 30.0, retry: RetryPolicy | None = None):
+        """``retry``: retry calls answered 503 or not reaching the server (UNAVAILABLE),
+        with the policy's backoff; None (the default) raises UnavailableError at once."""
         self.base_url, self.model, self.timeout = base_url.rstrip("/"), model, timeout
+        self.retry = retry or NO_RETRY
 
     @staticmethod
     def b64(data: bytes) -> dict:
         return {"b64": base64.b64encode(data).decode("ascii")}
 
     def _request(self, method: str, path: str, body: dict | None = None) -> dict:
+        return self.retry.call(lambda: self._attempt(method, path, body),
+                               lambda error: getattr(error, "code", None))
+
+    def _attempt(self, method: str, path: str, body: dict | None = None) -> dict:
         data = None if body is None else json.dumps(body).encode("utf-8")
         request = urllib.request.Request(f"{self.base_url}/v1/models/{self.model}{path}", data=data, method=method,
                                          headers={"Content-Type": "application/json"})

@@ -16,17 +16,34 @@ import grpc
 import numpy as np
 import pytest
 import server_process
-from bad_requests import (bmp_declaring, gif_declaring, jpeg_declaring, malformed_requests, png_bomb,
-                          webp_declaring)
+from bad_requests import (
+    bmp_declaring,
+    gif_declaring,
+    jpeg_declaring,
+    malformed_requests,
+    png_bomb,
+    webp_declaring,
+)
 from hypothesis import HealthCheck, given, settings
 from server_process import free_port, http_json, stop_server
 from serving_fixtures import build_fixture_model, png_bytes
 
 from fashion_tf.serving.image_limits import DEFAULT_MAX_IMAGE_PIXELS, declared_size
-from fashion_tf.serving.model_manager import check_model_name, read_model_config, version_directories
+from fashion_tf.serving.model_manager import (
+    check_model_name,
+    read_model_config,
+    version_directories,
+)
 from fashion_tf.serving.server import parse_args
-from fashion_tf_client import Client, InvalidArgumentError, NotFoundError, RetryPolicy, UnavailableError
+from fashion_tf_client import (
+    Client,
+    InvalidArgumentError,
+    NotFoundError,
+    RetryPolicy,
+    UnavailableError,
+)
 from fashion_tf_client import messages as pb
+from fashion_tf_client.rest import RestClient
 
 MODEL = "fx"
 CATALOG = 24
@@ -235,3 +252,38 @@ def test_with_retries_no_request_is_lost_when_the_server_restarts(server):
     for thread in threads:
         thread.join(timeout=60)
     assert lost == [] and len(answered) >= before_restart + 8 and set(answered) == {(16,)}
+
+
+def test_rest_client_retries_503_with_a_policy_and_not_without():
+    """A real HTTP server that answers 503 (TF Serving's UNAVAILABLE) twice, then the status."""
+    import http.server
+    import json
+
+    answers = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802  (http.server's name)
+            answers.append(self.path)
+            status, body = (503, {"error": "queue full"}) if len(answers) % 3 else (200, {"model_version_status": []})
+            payload = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def log_message(self, *args):
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{httpd.server_address[1]}"
+        with pytest.raises(UnavailableError, match="queue full"):
+            RestClient(url, MODEL).status()
+        assert len(answers) == 1
+        answers.clear()
+        policy = RetryPolicy(max_attempts=3, initial_backoff=0.01, max_backoff=0.02)
+        assert RestClient(url, MODEL, retry=policy).status() == []
+        assert len(answers) == 3
+    finally:
+        httpd.shutdown()

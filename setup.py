@@ -37,7 +37,7 @@ setup(
     extras_require={
         # playwright drives Debian's chromium (apt-get install chromium) in the web page's browser test.
         "dev": ["pytest>=7", "ruff>=0.4", "playwright==1.65.2", "hypothesis==6.170.17"],
-        "bench": ["faiss-cpu>=1.8", "hnswlib>=0.8"],
+        "bench": ["faiss-cpu==1.15.1", "hnswlib==0.8.0"],
     },
     entry_points={
         "console_scripts": [

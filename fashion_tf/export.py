@@ -1,7 +1,9 @@
-"""``python -m fashion_tf.export``: a run -> a TF Serving model repository (DESIGN.md 8).
+"""``python -m fashion_tf.export``: a run -> a TF Serving model repository (docs/design.md, "Serving").
 
 Writes ``OUT/NAME/VERSION/`` (saved_model.pb, variables/, assets/) and, for the ScaNN
-variant, ``OUT/NAME_scann/VERSION/``. Each version is written into a hidden temporary
+variant, ``OUT/NAME_scann/VERSION/``: with ``--index`` of a ScaNN index, that very index
+(its trained tree and codebooks, searched with its tuned settings), else ScaNN's exact
+scoring over the catalog. Each version is written into a hidden temporary
 directory beside its final place and renamed when complete, so a server polling the
 directory never loads half a version and a failed export leaves earlier versions as
 they were. ``assets/`` carries labels.json, the index manifest and the model card.
@@ -23,7 +25,11 @@ from fashion_tf import zoo  # noqa: E402
 from fashion_tf.embed import run_catalog  # noqa: E402
 from fashion_tf.run_index import catalog_embeddings  # noqa: E402
 from fashion_tf.runs import Run, load_run  # noqa: E402
-from fashion_tf.serving_graph import ServingModule, scann_searcher  # noqa: E402
+from fashion_tf.serving_graph import (  # noqa: E402
+    ServingModule,
+    brute_force_scann_state,
+    scann_state_from_index,
+)
 
 TEMP_PREFIX = ".tmp-"
 
@@ -104,8 +110,14 @@ def export_run(run_dir, out_dir="export", name=None, version=None, index_dir=Non
                                                       personalizer=personalizer),
                                         out / name, version, assets)]
     if scann:
-        module = ServingModule(run.model, run.vocabulary, run.image_size, ids, vectors,
-                               scann_searcher=scann_searcher(vectors, manifest), personalizer=personalizer)
+        params = manifest.get("params", {})
+        if manifest.get("backend") == "scann":
+            state = scann_state_from_index(index_dir)
+            search = params if params.get("resolved_mode") == "tree" else None
+        else:
+            state, search = brute_force_scann_state(vectors), None
+        module = ServingModule(run.model, run.vocabulary, run.image_size, ids, vectors, scann_state=state,
+                               scann_search=search, personalizer=personalizer)
         written.append(write_version_atomically(module, out / f"{name}_scann", version, assets, scann=True))
     return written
 

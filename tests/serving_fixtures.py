@@ -20,7 +20,7 @@ import fashion_tf  # noqa: F401  (before TensorFlow)
 import numpy as np
 import tensorflow as tf
 
-from fashion_tf.serving_graph import ServingModule, scann_searcher
+from fashion_tf.serving_graph import ServingModule, brute_force_scann_state
 
 
 def fixture_keras_model(seed=0, image_size=32, dim=16, num_labels=8, conv_channels=()) -> tf.keras.Model:
@@ -55,7 +55,7 @@ def build_fixture_model(path, seed=0, image_size=32, dim=16, num_labels=8, num_i
         vocabulary=[f"label_{i:02d}" for i in range(num_labels)], image_size=image_size,
         item_ids=list(item_ids) if item_ids is not None else [f"item_{i:03d}" for i in range(num_items)],
         embeddings=catalog,
-        scann_searcher=scann_searcher(catalog) if scann else None,
+        scann_state=brute_force_scann_state(catalog) if scann else None,
     )
     options = tf.saved_model.SaveOptions(namespace_whitelist=["Scann"] if scann else None)
     tf.saved_model.save(module, str(path), signatures=module.signatures(), options=options)

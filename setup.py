@@ -1,6 +1,6 @@
 """fashion_tf: a Keras/TensorFlow model zoo for image-based fashion recommendation.
 
-The stack is pinned as decided in DESIGN.md section 2: TensorFlow 2.20 is the newest
+The stack is pinned as decided in docs/design.md ("Stack"): TensorFlow 2.20 is the newest
 TF that scann 1.4.2's TF ops are built for, and TFRS needs Keras 2 (tf-keras).
 """
 from setuptools import find_packages, setup

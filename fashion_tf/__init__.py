@@ -3,7 +3,7 @@
 Implements Mohammadi, Bodaghi & Kalhor, "Single-Item Fashion Recommender: Towards
 Cross-Domain Recommendations" (feature extractors V1-V5, weighted multi-label loss,
 background augmentation, personalizer, objective-guided human score) and the further
-zoo entries of DESIGN.md section 6.
+zoo entries described in docs/design.md.
 
 TensorFlow Recommenders needs Keras 2, so ``tf.keras`` must be tf-keras, not Keras 3.
 ``TF_USE_LEGACY_KERAS=1`` has to be in the environment *before* TensorFlow is first
@@ -12,7 +12,19 @@ imported; we set it here and verify that it took effect.
 import os
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def _no_gpu_driver() -> bool:
+    """No NVIDIA driver on this machine (no /proc/driver/nvidia, no /dev/nvidia0...)."""
+    import glob
+
+    return not (os.path.exists("/proc/driver/nvidia") or glob.glob("/dev/nvidia[0-9]*"))
+
+
+# TensorFlow's C++ log: warnings off (2) everywhere; without a GPU driver errors too (3),
+# because TensorFlow then logs "failed call to cuInit" as an error on every start. With
+# a driver, level 2 keeps real CUDA errors visible. A value the user set wins.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3" if _no_gpu_driver() else "2")
 
 import tensorflow as tf  # noqa: E402
 

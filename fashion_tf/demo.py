@@ -49,13 +49,15 @@ def main(argv=None) -> int:
 
     catalog = load_catalog(shop)
     query = catalog.path(catalog.queries["image"].iloc[0])
+    true_item = str(catalog.queries["item_id"].iloc[0])
     picture = run_dir / "recommendations.png"
-    recs = recommend.recommend(run, query, k=8)
-    recommend.draw_recommendations(query, recs, picture)
-    print(f"[4/5] street query {query.name} (shows item {catalog.queries['item_id'].iloc[0]}): "
-          f"top-8 {', '.join(recs['item_ids'])}; picture {picture}", flush=True)
+    recs = recommend.recommend(run, query, k=len(catalog.items))  # the whole ranking: where is the true item?
+    recommend.draw_recommendations(query, recs, picture, true_item_id=true_item, k=8)
+    print(f"[4/5] street query {query.name} shows item {true_item}, ranked "
+          f"{recommend.true_item_rank(recs, true_item)} of {len(recs['item_ids'])}; "
+          f"top-8 {', '.join(recs['item_ids'][:8])}; picture {picture}", flush=True)
 
-    paths = export.export_run(run_dir, args.export, name="fashion")  # the name serving/models.config serves
+    paths = export.export_run(run, args.export, name="fashion")  # the name serving/models.config serves
     name = paths[0].parent.name
     print(f"[5/5] exported {', '.join(str(p) for p in paths)}", flush=True)
     print(

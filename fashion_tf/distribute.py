@@ -1,4 +1,4 @@
-"""Pick the tf.distribute strategy and precision from the hardware (DESIGN.md section 10).
+"""Pick the tf.distribute strategy and precision from the hardware (docs/design.md, "Hardware").
 
 - ``TF_CONFIG`` set: MultiWorkerMirroredStrategy (one process per machine).
 - several GPUs: MirroredStrategy.

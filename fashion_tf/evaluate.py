@@ -1,4 +1,4 @@
-"""``python -m fashion_tf.evaluate``: a run's retrieval and multi-label scores (DESIGN.md 9).
+"""``python -m fashion_tf.evaluate``: a run's retrieval and multi-label scores (docs/design.md, "Evaluation").
 
 - in-shop: each test item queries the catalog minus itself; precision@k (and mAP@k)
   of category, subtype, colour and texture agreement;

@@ -28,6 +28,7 @@ from fashion_tf.runs import Run, load_run  # noqa: E402
 from fashion_tf.serving_graph import (  # noqa: E402
     ServingModule,
     brute_force_scann_state,
+    embedding_function,
     scann_state_from_index,
 )
 
@@ -70,11 +71,12 @@ def model_card(run: Run) -> str:
 
 def export_run(run_dir, out_dir="export", name=None, version=None, index_dir=None, scann=True,
                personalizer_dir=None) -> list[Path]:
-    """Export a run as ``NAME`` (exact similar-items) and ``NAME_scann``; return the paths.
+    """Export a run (directory or loaded ``Run``) as ``NAME`` (exact similar-items) and
+    ``NAME_scann``; return the paths.
 
     ``personalizer_dir`` (a personalizer run over this run's embeddings) adds the
     ``personalize`` signature; a personalizer run itself exports ``NAME`` with only it."""
-    run = load_run(run_dir)
+    run = run_dir if isinstance(run_dir, Run) else load_run(run_dir)
     if run.config.get("kind") == "style_embedding":
         return [export_style_run(run, out_dir, name, version)]
     if run.config.get("kind") == "personalizer":
@@ -106,8 +108,9 @@ def export_run(run_dir, out_dir="export", name=None, version=None, index_dir=Non
     }
     out = Path(out_dir)
     version = int(version or max(next_version(out / name), next_version(out / f"{name}_scann")))
+    embed = embedding_function(run.model, run.image_size)  # traced once, for both variants
     written = [write_version_atomically(ServingModule(run.model, run.vocabulary, run.image_size, ids, vectors,
-                                                      personalizer=personalizer),
+                                                      personalizer=personalizer, embed=embed),
                                         out / name, version, assets)]
     if scann:
         params = manifest.get("params", {})
@@ -117,7 +120,7 @@ def export_run(run_dir, out_dir="export", name=None, version=None, index_dir=Non
         else:
             state, search = brute_force_scann_state(vectors), None
         module = ServingModule(run.model, run.vocabulary, run.image_size, ids, vectors, scann_state=state,
-                               scann_search=search, personalizer=personalizer)
+                               scann_search=search, personalizer=personalizer, embed=embed)
         written.append(write_version_atomically(module, out / f"{name}_scann", version, assets, scann=True))
     return written
 

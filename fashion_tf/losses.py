@@ -1,4 +1,4 @@
-"""The paper's weighted multi-label loss (eq. 1-3; DESIGN.md section 6).
+"""The paper's weighted multi-label loss (eq. 1-3; docs/design.md, "The zoo").
 
 eq. 2: each label i gets the weight ``w_i = max_j f_j + 0.01 - f_i`` where ``f_i`` is the
 fraction of training items that carry label i, so rare labels weigh most and the most

@@ -1,4 +1,4 @@
-"""Multi-label metrics of the paper (sections 4.1-4.2, Table 2; DESIGN.md sections 6, 9).
+"""Multi-label metrics of the paper (sections 4.1-4.2, Table 2; docs/design.md, "The zoo").
 
 Predictions are thresholded at 0.5. Definitions (chosen here where the paper is silent):
 

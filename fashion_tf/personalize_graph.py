@@ -1,4 +1,4 @@
-"""The ``personalize`` serving signature (DESIGN.md section 8; *Single-Item Fashion
+"""The ``personalize`` serving signature (docs/design.md, "Serving"; *Single-Item Fashion
 Recommender*, section 3, eq. 3/4).
 
 One cart per request: ``item_ids`` (DT_STRING [N]), ``ratings`` (DT_FLOAT [N]) and

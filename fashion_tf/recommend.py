@@ -57,8 +57,19 @@ def recommend(run: Run, image_path: str | Path, k: int = 10, index_dir=None, cat
     }
 
 
-def draw_recommendations(query_path, result: dict, out: str | Path) -> Path:
-    """The query, then its top-k catalog images with their cosine scores."""
+def true_item_rank(result: dict, true_item_id) -> int | None:
+    """1-based rank of ``true_item_id`` in ``result["item_ids"]`` (None: not ranked)."""
+    ids = [str(i) for i in result["item_ids"]]
+    return ids.index(str(true_item_id)) + 1 if str(true_item_id) in ids else None
+
+
+def draw_recommendations(query_path, result: dict, out: str | Path, true_item_id=None, k: int | None = None) -> Path:
+    """The query, then its top-k catalog images with their cosine scores.
+
+    ``true_item_id``: the catalog item the query photo really shows (a street query):
+    framed in green among the top k, or added as a last panel with its rank in the
+    whole ranking ``result`` holds (rank these with k = catalog size to always find it).
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -67,15 +78,30 @@ def draw_recommendations(query_path, result: dict, out: str | Path) -> Path:
 
     catalog = result["catalog"]
     by_id = catalog.items.set_index("item_id")
-    k = len(result["item_ids"])
-    fig, axes = plt.subplots(1, k + 1, figsize=(1.9 * (k + 1), 2.6))
+    k = min(k or len(result["item_ids"]), len(result["item_ids"]))
+    shown = list(zip(result["item_ids"][:k], result["scores"][:k]))
+    rank = true_item_rank(result, true_item_id) if true_item_id is not None else None
+    extra = true_item_id is not None and (rank is None or rank > k)
+    fig, axes = plt.subplots(1, k + 1 + extra, figsize=(1.9 * (k + 1 + extra), 2.6))
     axes[0].imshow(Image.open(query_path).convert("RGB"))
     axes[0].set_title("query", fontsize=9)
-    for axis, item_id, score in zip(axes[1:], result["item_ids"], result["scores"]):
+    for position, (axis, (item_id, score)) in enumerate(zip(axes[1:], shown), 1):
         axis.imshow(Image.open(catalog.path(by_id.loc[item_id, "image"])).convert("RGB"))
         axis.set_title(f"{item_id}\n{score:.3f}", fontsize=8)
+        if position == rank:
+            axis.set_title(f"TRUE ITEM, rank {rank}\n{item_id} {score:.3f}", fontsize=8, color="green")
+            axis.add_patch(plt.Rectangle((0, 0), 1, 1, transform=axis.transAxes, fill=False, lw=5, ec="green"))
+    if extra:
+        axis = axes[-1]
+        axis.imshow(Image.open(catalog.path(by_id.loc[str(true_item_id), "image"])).convert("RGB"))
+        where = f"rank {rank} of {len(result['item_ids'])}" if rank else f"not in top {len(result['item_ids'])}"
+        axis.set_title(f"TRUE ITEM\n{where}", fontsize=8, color="red")
+        axis.add_patch(plt.Rectangle((0, 0), 1, 1, transform=axis.transAxes, fill=False, lw=5, ec="red"))
     for axis in axes:
-        axis.axis("off")
+        axis.set_xticks([])
+        axis.set_yticks([])
+        if axis.patches == []:
+            axis.axis("off")
     labels = ", ".join(name for name, _ in result["labels"])
     fig.suptitle(f"predicted labels: {labels}", fontsize=9)
     fig.tight_layout()

@@ -56,7 +56,7 @@ class ServingModule(tf.Module):
     """
 
     def __init__(self, model, vocabulary, image_size, item_ids, embeddings, scann_state=None,
-                 scann_search: dict | None = None, personalizer=None):
+                 scann_search: dict | None = None, embed=None, personalizer=None):
         super().__init__()
         if personalizer is not None:
             from fashion_tf.personalize_graph import PersonalizeModule
@@ -64,7 +64,6 @@ class ServingModule(tf.Module):
             self.personalize = PersonalizeModule(personalizer)
         else:
             self.personalize = None
-        self.model = model
         self.image_size = int(image_size)
         self.vocabulary = tf.constant(list(vocabulary))
         self.item_ids = tf.constant([str(i) for i in item_ids])
@@ -76,22 +75,14 @@ class ServingModule(tf.Module):
         self.scann_search = dict(scann_search or {})
         if scann_state is None:
             self.embeddings = tf.constant(np.asarray(embeddings, dtype=np.float32))
-        self.encoder = tf.keras.Model(model.input, [model.get_layer("embedding").output, model.output])
-
-    def _decode(self, images):
-        return tf.map_fn(
-            lambda encoded: load_for_model(encoded, self.image_size),
-            images,
-            fn_output_signature=tf.TensorSpec([self.image_size, self.image_size, 3], tf.float32),
-        )
-
-    def _embed(self, images):
-        features, probs = self.encoder(self._decode(images), training=False)
-        return tf.math.l2_normalize(tf.cast(features, tf.float32), axis=-1), tf.cast(probs, tf.float32)
+        # Only the model's variables are tracked, not the Keras model: tracking it would
+        # make SavedModel trace and save every Keras layer's call functions too, which
+        # doubled the time to export EfficientNetB3 and to load the export.
+        self.embed = embed or embedding_function(model, self.image_size)
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="images")])
     def serve_embedding(self, images):
-        embedding, probs = self._embed(images)
+        embedding, probs = self.embed(images)
         top = tf.math.top_k(probs, k=min(TOP_LABELS, int(self.vocabulary.shape[0])))
         return {
             "embedding": embedding,
@@ -130,7 +121,7 @@ class ServingModule(tf.Module):
             tf.debugging.assert_less_equal(k, self.num_items,
                                            message=f"k must be at most {self.num_items}, the catalog size"),
         ]
-        embedding, _ = self._embed(images)
+        embedding, _ = self.embed(images)
         with tf.control_dependencies(checks):
             if self.scann_state is not None:
                 indices, scores = self._scann_search(embedding, k)
@@ -145,6 +136,36 @@ class ServingModule(tf.Module):
             **({"personalize": self.personalize.serve_personalize.get_concrete_function()}
                if self.personalize is not None else {}),
         }
+
+
+class _Embed(tf.Module):
+    """encoded images -> (L2-normalised embedding, label probabilities), one tf.function
+    that both signatures call, so the model's graph is traced and stored once."""
+
+    def __init__(self, model, image_size: int):
+        super().__init__()
+        encoder = tf.keras.Model(model.input, [model.get_layer("embedding").output, model.output])
+        self.image_size = int(image_size)
+        self._call_encoder = encoder.__call__  # a bound method: the Keras model stays untracked
+        self.model_variables = list(encoder.variables)
+
+    def _decode(self, images):
+        return tf.map_fn(
+            lambda encoded: load_for_model(encoded, self.image_size),
+            images,
+            fn_output_signature=tf.TensorSpec([self.image_size, self.image_size, 3], tf.float32),
+        )
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="images")])
+    def __call__(self, images):
+        features, probs = self._call_encoder(self._decode(images), training=False)
+        return tf.math.l2_normalize(tf.cast(features, tf.float32), axis=-1), tf.cast(probs, tf.float32)
+
+
+def embedding_function(model, image_size: int) -> _Embed:
+    """The shared embed function of ``ServingModule`` (pass one to several modules, e.g.
+    the exact and the ScaNN variant of one export, to trace the model once)."""
+    return _Embed(model, image_size)
 
 
 def brute_force_scann_state(embeddings: np.ndarray):

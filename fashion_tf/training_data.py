@@ -1,4 +1,4 @@
-"""Turn the ``--data`` argument of the CLIs into a labelled catalog (DESIGN.md section 4).
+"""Turn the ``--data`` argument of the CLIs into a labelled catalog (docs/design.md, "Data").
 
 ``--data`` may be omitted (the built-in demo shop), a catalog directory
 (``items.parquet`` ...), or a plain folder of images with one subfolder per category,

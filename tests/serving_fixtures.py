@@ -1,4 +1,4 @@
-"""A small SavedModel with the signatures fashion_tf.export writes (DESIGN.md 8).
+"""A small SavedModel with the signatures fashion_tf.export writes (docs/design.md, "Serving").
 
 Used by the serving tests and benchmarks/serving.py besides a real export: the very
 `fashion_tf.serving_graph.ServingModule` the export writes, around a small random Keras

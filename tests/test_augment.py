@@ -1,4 +1,4 @@
-"""Standard and background augmentation (paper sec. 3.1, seed 003, DESIGN.md sec. 5)."""
+"""Standard and background augmentation (paper sec. 3.1, Tuinhof et al. sec. 3.2, docs/design.md, "Augmentation")."""
 import numpy as np
 import pytest
 import tensorflow as tf

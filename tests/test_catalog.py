@@ -1,4 +1,4 @@
-"""Catalog schema validation, save/load round trip and fingerprint (DESIGN.md section 4)."""
+"""Catalog schema validation, save/load round trip and fingerprint (docs/design.md, "Data")."""
 from __future__ import annotations
 
 import json

@@ -1,4 +1,4 @@
-"""Decoding survives odd files; resize_and_pad keeps the aspect ratio (DESIGN.md sec. 5)."""
+"""Decoding survives odd files; resize_and_pad keeps the aspect ratio (docs/design.md, "Augmentation")."""
 import io
 
 import numpy as np

@@ -1,4 +1,4 @@
-"""The demo shop generator and the background photo pools (DESIGN.md section 4)."""
+"""The demo shop generator and the background photo pools (docs/design.md, "Data")."""
 from __future__ import annotations
 
 import json

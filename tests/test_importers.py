@@ -1,4 +1,4 @@
-"""Every importer on a small fixture in its real format, written here (DESIGN.md section 4)."""
+"""Every importer on a small fixture in its real format, written here (docs/design.md, "Data")."""
 from __future__ import annotations
 
 import gzip

@@ -1,4 +1,4 @@
-"""Foreground masks with OpenCV contours (paper 3.1, DESIGN.md section 5)."""
+"""Foreground masks with OpenCV contours (paper 3.1, docs/design.md, "Augmentation")."""
 from __future__ import annotations
 
 from pathlib import Path

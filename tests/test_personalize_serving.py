@@ -1,5 +1,5 @@
 """The `personalize` signature: exported == Keras, and Client.personalize against a started
-server, bad carts included (DESIGN.md 8; paper eq. 3/4)."""
+server, bad carts included (docs/design.md, "Serving"; paper eq. 3/4)."""
 from __future__ import annotations
 
 import numpy as np

@@ -1,4 +1,4 @@
-"""The tf.data pipeline: shapes, labels, ids, bad files, masks (DESIGN.md sec. 5)."""
+"""The tf.data pipeline: shapes, labels, ids, bad files, masks (docs/design.md, "Augmentation")."""
 from __future__ import annotations
 
 import io

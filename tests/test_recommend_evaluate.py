@@ -1,4 +1,4 @@
-"""embed -> index -> recommend -> evaluate on a tiny trained run (issue 4)."""
+"""embed -> index -> recommend -> evaluate on a tiny trained run."""
 from __future__ import annotations
 
 import shutil
@@ -46,6 +46,24 @@ def test_recommend_an_image_from_a_fresh_path(tiny_run, tiny_shop, tmp_path, cap
     assert result["scores"] == sorted(result["scores"], reverse=True)
     for item_id in result["item_ids"]:
         assert item_id in printed
+
+    # the picture marks the item the street photo shows: framed in the top k, else an extra panel
+    true_item = str(catalog.queries["item_id"].iloc[0])
+    everything = recommend.recommend(run, photo, k=len(ids))
+    rank = recommend.true_item_rank(everything, true_item)
+    assert everything["item_ids"][rank - 1] == true_item
+    assert recommend.true_item_rank(result, "no such item") is None
+    import matplotlib.image
+
+    def width(k, marked):
+        path = recommend.draw_recommendations(photo, everything, tmp_path / f"k{k}{marked}.png",
+                                              true_item_id=true_item if marked else None, k=k)
+        return matplotlib.image.imread(path).shape[1]
+
+    # in the top k: framed, no extra panel; below it: one extra panel with its rank
+    assert width(rank, True) == width(rank, False)
+    if rank > 1:
+        assert width(rank - 1, True) > width(rank - 1, False)
 
 
 def test_recommend_rejects_a_file_that_is_not_an_image(tiny_run, tmp_path, capsys):

@@ -1,5 +1,5 @@
 """Unit tests of the serving client's pieces: TensorProto conversion, typed errors,
-image encoding, and models.config parsing / version policies (DESIGN.md 8)."""
+image encoding, and models.config parsing / version policies (docs/design.md, "Serving")."""
 from __future__ import annotations
 
 from pathlib import Path

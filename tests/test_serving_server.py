@@ -1,5 +1,5 @@
 """Integration tests: fashion_tf.serving.server in a subprocess, queried with the Client
-(DESIGN.md 2 and 8, issue 5 acceptance).
+(docs/design.md, "Architecture").
 
 One server per module (starting one imports TensorFlow, ~5 s), started with a
 models.config serving `fx` (brute-force index) and `fx_scann` (ScaNN index in the

@@ -1,11 +1,12 @@
-"""Standard image augmentation as TensorFlow ops (DESIGN.md section 5).
+"""Standard image augmentation as TensorFlow ops (docs/design.md, "Augmentation").
 
-Ranges follow the paper's fine-tuning recipe (seed 003, Tuinhof et al. 2018, sec. 3.2):
+Ranges follow the fine-tuning recipe of Tuinhof, Pirker & Haltmeier, "Image Based
+Fashion Product Recommendation with Deep Learning" (section 3.2):
 rotation up to +-8 degrees (their texture model; the category model used +-3), HSL
 jitter in [-6, 6], shear factor in [-0.25, 0.25], aspect ratio change in
 [0.875, 1.125] and random flips, drawn anew every epoch. Their "vertical flips" are
 read as flips about the vertical axis (left <-> right): an upside-down garment is not a
-photograph any shop or street query contains. Shift (+-5 %) comes from DESIGN.md.
+photograph any shop or street query contains. Shift (+-5 %) is ours (docs/design.md, "Augmentation").
 The "heavy" strength (zoo v3) roughly triples every range and adds zoom.
 
 Everything is vectorised over a batch: one ``ImageProjectiveTransformV3`` call warps
@@ -180,7 +181,7 @@ def standard_augment(
         mask: optional float mask ``[..., H, W, 1]`` in 0-1; it gets the same geometric
             transform as its image (fill 0) and no colour change.
         seed: stateless seed ``[2]``; drawn at random when None.
-        strength: "standard" (seed 003's ranges) or "heavy" (zoo v3).
+        strength: "standard" (Tuinhof et al.'s ranges) or "heavy" (zoo v3).
         geometric, color: switch the two halves, so that the pipeline can run colour
             jitter after pasting onto a background.
 

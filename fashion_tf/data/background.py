@@ -1,4 +1,4 @@
-"""Background augmentation, the paper's main contribution (paper sec. 3.1, DESIGN.md sec. 5).
+"""Background augmentation, the paper's main contribution (paper sec. 3.1, docs/design.md, "Augmentation").
 
 Catalog photographs show an item on a plain (mostly white) background; street queries
 show it in front of everything else. With probability ``p`` per image per epoch the item

@@ -1,4 +1,4 @@
-"""A catalog directory in memory: load, validate, save and fingerprint (DESIGN.md section 4).
+"""A catalog directory in memory: load, validate, save and fingerprint (docs/design.md, "Data").
 
 ``load_catalog`` checks every table against the column specs of ``schema.py`` and
 raises ``CatalogError`` with a message that names the file, the column, what was
@@ -23,7 +23,7 @@ from fashion_tf.data import schema
 
 
 class CatalogError(ValueError):
-    """A catalog directory or table does not follow DESIGN.md section 4."""
+    """A catalog directory or table does not follow docs/design.md, "Data"."""
 
 
 @dataclass
@@ -214,7 +214,7 @@ def _read_parquet(path: Path) -> pd.DataFrame:
 
 
 def load_catalog(directory: str | Path) -> Catalog:
-    """Load and validate a catalog directory (DESIGN.md section 4).
+    """Load and validate a catalog directory (docs/design.md, "Data").
 
     Args:
         directory: a folder holding items.parquet and optionally interactions.parquet,

@@ -1,4 +1,4 @@
-"""Catalog cleaning (paper section 4.2, DESIGN.md section 4).
+"""Catalog cleaning (paper section 4.2, docs/design.md, "Data").
 
 Drops, in this order of checks, items whose image is
   missing      - the file does not exist;

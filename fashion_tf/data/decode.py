@@ -1,4 +1,4 @@
-"""Image decoding and model-size resizing shared by every consumer (DESIGN.md section 5).
+"""Image decoding and model-size resizing shared by every consumer (docs/design.md, "Augmentation").
 
 Training, evaluation, the exported serving graph, ``recommend`` and ``embed`` all call
 :func:`load_for_model`, so a picture gives the same pixels wherever it is fed in.

@@ -1,4 +1,4 @@
-"""The demo shop: a deterministic, seeded fashion catalog drawn with OpenCV (DESIGN.md 4).
+"""The demo shop: a deterministic, seeded fashion catalog drawn with OpenCV (docs/design.md, "Data").
 
 It is the embedded default data set, so that every command runs with no download:
 

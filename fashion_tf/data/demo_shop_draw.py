@@ -1,4 +1,4 @@
-"""OpenCV drawings of garments for the demo shop (DESIGN.md section 4, "Demo shop").
+"""OpenCV drawings of garments for the demo shop (docs/design.md, "Data").
 
 Each garment is described in unit coordinates (x right, y down, the canvas is
 [0, 1]^2) as a list of parts: filled polygons, thick polylines (bag handles,

@@ -1,4 +1,4 @@
-"""Which image files can be decoded, checked once and cached (DESIGN.md section 5).
+"""Which image files can be decoded, checked once and cached (docs/design.md, "Augmentation").
 
 TensorFlow's decoders cannot be caught inside a tf.data graph, so an unreadable file
 (truncated, empty, not an image) would end an epoch. Every file is therefore decoded

@@ -1,4 +1,4 @@
-"""Foreground masks of catalog images with OpenCV contours (paper 3.1, DESIGN.md section 5).
+"""Foreground masks of catalog images with OpenCV contours (paper 3.1, docs/design.md, "Augmentation").
 
 Shop photographs show one item on a plain, light background. The mask is found once
 per image and cached as ``masks/<item_id>.png`` (uint8, 0 = background, 255 = item);

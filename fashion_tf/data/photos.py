@@ -1,4 +1,4 @@
-"""Real photographs for background augmentation and street-style queries (DESIGN.md 4-5).
+"""Real photographs for background augmentation and street-style queries (docs/design.md, "Data").
 
 The photographs come from packages that are already installed and ship their
 sample images inside the wheel (no download at run time): scikit-image's

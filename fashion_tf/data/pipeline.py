@@ -1,4 +1,4 @@
-"""The tf.data input pipeline (DESIGN.md section 5).
+"""The tf.data input pipeline (docs/design.md, "Augmentation").
 
 list -> shuffle (training) -> parallel read + decode + resize/pad (AUTOTUNE) -> batch ->
 (training) standard geometric augmentation + background paste (one composed warp) ->

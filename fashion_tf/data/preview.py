@@ -1,4 +1,4 @@
-"""A picture of what the input pipeline feeds a model (DESIGN.md section 5).
+"""A picture of what the input pipeline feeds a model (docs/design.md, "Augmentation").
 
 Rows: catalog images, their cached masks, standard-augmented versions,
 background-augmented versions (p=1, with standard augmentation) and, when the catalog
@@ -19,7 +19,6 @@ import fashion_tf  # noqa: F401  (before TensorFlow: Keras 2 as tf.keras)
 from fashion_tf.data.background import load_backgrounds
 from fashion_tf.data.decode import decode_mask, load_for_model
 from fashion_tf.data.pipeline import (
-    PipelineReport,
     _as_catalog,
     _mask_paths,
     check_images,
@@ -36,7 +35,7 @@ def preview_rows(catalog, n: int = 8, size: int = 128, seed: int = 0, background
     bad = check_images(paths)
     items = items[[p not in bad for p in paths]].head(n)
     images = tf.stack([load_for_model(tf.io.read_file(str(Path(catalog.root) / p)), size) for p in items["image"]])
-    mask_files = _mask_paths(catalog, items, PipelineReport())
+    mask_files = _mask_paths(catalog, items)
     masks = tf.stack([decode_mask(tf.io.read_file(m) if m else tf.constant(""), size) for m in mask_files])
     pool = tf.constant(load_backgrounds(default_background_files() if background_files is None else background_files, 2 * size))
     seed_tensor = tf.constant([seed, 1])

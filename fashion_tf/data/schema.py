@@ -1,4 +1,4 @@
-"""The data contracts of DESIGN.md section 4, in one place.
+"""The data contracts of docs/design.md, "Data", in one place.
 
 A catalog directory holds ``items.parquet`` (one row per image), optionally
 ``interactions.parquet`` (user ratings), ``queries.parquet`` (street photos of

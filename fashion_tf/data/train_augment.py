@@ -1,6 +1,6 @@
 """The training augmentation of a batch in one fused kernel: geometry + background + colour.
 
-DESIGN.md section 5, paper sec. 3.1. :func:`fashion_tf.data.augment.standard_augment`
+docs/design.md, "Augmentation", paper sec. 3.1. :func:`fashion_tf.data.augment.standard_augment`
 followed by :func:`fashion_tf.data.background.background_augment` warps every image
 twice. Both warps are affine, so :func:`augment_batch` composes them into one matrix
 per image (output pixel -> geometric-augmented pixel -> catalog pixel), samples image

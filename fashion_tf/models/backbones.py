@@ -1,4 +1,4 @@
-"""Backbones of the feature extractor (paper Fig. 2; DESIGN.md section 6).
+"""Backbones of the feature extractor (paper Fig. 2; docs/design.md, "The zoo").
 
 A backbone maps a batch of float32 RGB images in [0, 255], shape [B, H, W, 3], to
 globally average-pooled features [B, D]. Each backbone carries its own ImageNet

@@ -1,4 +1,4 @@
-"""The multi-label feature extractor (paper Fig. 2, section III; DESIGN.md section 6).
+"""The multi-label feature extractor (paper Fig. 2, section III; docs/design.md, "The zoo").
 
 image [0, 255] -> backbone (own preprocessing, global average pooling)
               \\-> shallow branch (optional, same image)

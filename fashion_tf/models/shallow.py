@@ -1,4 +1,4 @@
-"""The shallow branch of the feature extractor (paper Fig. 2; DESIGN.md section 6).
+"""The shallow branch of the feature extractor (paper Fig. 2; docs/design.md, "The zoo").
 
 VisNet (Shankar et al. 2017), which paper [7] follows and the paper adopts, runs a few
 wide-stride convolutions on the raw image in parallel with the deep network: the deep

@@ -1,4 +1,4 @@
-"""Retrieval: nearest items by cosine similarity of embeddings (DESIGN.md section 7).
+"""Retrieval: nearest items by cosine similarity of embeddings (docs/design.md, "Retrieval").
 
     from fashion_tf.retrieval import build_index, load_index, read_embeddings
     ids, vectors, fingerprint = read_embeddings("items.parquet")

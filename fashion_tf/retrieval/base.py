@@ -1,4 +1,4 @@
-"""The ``Index`` base class shared by all retrieval backends (DESIGN.md section 7).
+"""The ``Index`` base class shared by all retrieval backends (docs/design.md, "Retrieval").
 
 Modelled on tensorflow/similarity's ``search/search.py``: one small abstract class,
 backends implement building, searching and their own files. Similarity is cosine: vectors

@@ -1,6 +1,6 @@
 """Batch retrieval: top-k items for millions of queries, streamed and resumable.
 
-Used by ``tools/batch_retrieve.py`` (DESIGN.md sections 1 and 7). Queries come from an
+Used by ``tools/batch_retrieve.py`` (docs/design.md, "Architecture"). Queries come from an
 embedding file or from images embedded with a trained run; they are processed in fixed
 batches, batch ``i`` becoming ``OUT/part-{i:06d}.parquet``. A part is written to a hidden
 temporary file and renamed into place, so it either exists complete or not at all; a

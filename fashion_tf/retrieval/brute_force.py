@@ -1,4 +1,4 @@
-"""Exact search: NumPy matrix products in blocks (DESIGN.md section 7, the exact backend).
+"""Exact search: NumPy matrix products in blocks (docs/design.md, "Retrieval").
 
 Memory stays bounded whatever the catalog size: queries are taken ``query_chunk`` at a
 time and the database ``block_rows`` rows at a time, so the largest temporary is a

@@ -1,4 +1,4 @@
-"""Embedding files: one Parquet table of item ids and their vectors (DESIGN.md section 7).
+"""Embedding files: one Parquet table of item ids and their vectors (docs/design.md, "Retrieval").
 
 Layout (docs/contracts.md, Retrieval): columns ``item_id`` (string) and ``embedding``
 (``list<float32>``; ``fixed_size_list<float32>`` is accepted on read), schema metadata

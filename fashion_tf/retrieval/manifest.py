@@ -1,4 +1,4 @@
-"""The manifest of an index directory (DESIGN.md section 7).
+"""The manifest of an index directory (docs/design.md, "Retrieval").
 
 ``DIR/manifest.json`` says what the index is and where it came from, so that a server or
 a batch job can refuse an index that does not match its model:

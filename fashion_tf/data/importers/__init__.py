@@ -1,4 +1,4 @@
-"""Importers: public fashion datasets -> catalog directories (DESIGN.md section 4).
+"""Importers: public fashion datasets -> catalog directories (docs/design.md, "Data").
 
 Each writes items.parquet (every required column; 80/10/10 hash splits unless the
 source has its own), images under images/, import_report.json, and optionally runs

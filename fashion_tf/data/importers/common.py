@@ -1,7 +1,7 @@
 """What every importer shares: ids, splits, image placement, writing the catalog.
 
 An importer turns a public dataset's own layout into a catalog directory
-(DESIGN.md section 4): items.parquet with every required column, images placed under
+(docs/design.md, "Data"): items.parquet with every required column, images placed under
 ``images/`` (hard-linked when possible, so nothing is copied twice), and
 ``import_report.json`` saying what was skipped and why.
 """

@@ -1,4 +1,4 @@
-"""A plain folder of images, one subfolder per category (DESIGN.md section 4).
+"""A plain folder of images, one subfolder per category (docs/design.md, "Data").
 
 ``shop/dresses/maxi/navy_striped_dress.jpg`` becomes category "dresses > maxi" and
 title "navy striped dress". This is what ``python -m fashion_tf.train --data FOLDER``

@@ -5,7 +5,10 @@
 - street-to-shop: each street photo in ``queries.parquet`` queries the shop; recall@k
   of the exact item it shows, and category/colour agreement (paper section 4.5: the
   point of background augmentation);
-- multi-label IoU / precision / recall / F1 on the test split (paper section 4.3).
+- multi-label IoU / precision / recall / F1 on the test split (paper section 4.3);
+- intra-list diversity of the in-shop top-10 (and of the per-part interleaved top-10 of
+  part models), and in-shop top-20 accuracy on catalogs with query/gallery images of
+  products (DeepFashion In-shop): ``fashion_tf.evaluation.diversity``.
 ``--compare RUN_A RUN_B ...`` prints runs side by side and plots street recall@k.
 ``--ohs-sheets``, ``--ohs-score`` and ``--auto-ohs``: the objective-guided human score
 (paper sections 4.1 and 4.5; ``fashion_tf/evaluation/ohs_cli.py``).
@@ -23,6 +26,7 @@ import numpy as np
 
 import fashion_tf  # noqa: F401
 from fashion_tf.embed import embed_image_files, run_catalog
+from fashion_tf.evaluation.diversity import diversity_scores, in_shop_top_k_accuracy
 from fashion_tf.evaluation.ohs_cli import add_ohs_arguments, run_ohs
 from fashion_tf.evaluation.retrieval_metrics import (
     ATTRIBUTES,
@@ -31,6 +35,7 @@ from fashion_tf.evaluation.retrieval_metrics import (
     item_attributes,
     recall_at_k,
 )
+from fashion_tf.models.part_texture import num_parts_of
 from fashion_tf.run_index import catalog_embeddings
 from fashion_tf.retrieval import BruteForceIndex
 from fashion_tf.runs import Run, load_run
@@ -94,6 +99,8 @@ def evaluate_run(run: Run, catalog_dir=None) -> dict:
         "multilabel": run.metrics.get("test", {}),
         "in_shop": in_shop_scores(index, ids, vectors, attributes, test_ids),
         "street_to_shop": street_scores(run, catalog, index, attributes),
+        "diversity": diversity_scores(ids, vectors, attributes, test_ids, num_parts_of(run.model)),
+        "in_shop_top20": in_shop_top_k_accuracy(ids, vectors, catalog.items, 20),
     }
     (run.path / EVALUATION_FILE).write_text(json.dumps(result, indent=2))
     return result
@@ -107,6 +114,10 @@ TABLE_ROWS = [
     *[(f"street recall@{k}", ("street_to_shop", f"recall@{k}")) for k in RECALL_K],
     ("street category P@10", ("street_to_shop", "category_precision@10")),
     ("street colour P@10", ("street_to_shop", "colour_precision@10")),
+    ("in-shop top-10 diversity", ("diversity", "ild@10")),
+    ("part-mixed diversity", ("diversity", "part_interleaved_ild@10")),
+    ("part-mixed category P@10", ("diversity", "part_interleaved_category_precision@10")),
+    ("in-shop top-20 accuracy", ("in_shop_top20", "top20_accuracy")),
 ]
 
 

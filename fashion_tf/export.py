@@ -96,6 +96,9 @@ def export_run(run_dir, out_dir="export", name=None, version=None, index_dir=Non
 
         index = load_index(index_dir, expected_fingerprint=run.fingerprint)
         manifest = json.loads((Path(index_dir) / "manifest.json").read_text())
+        if manifest.get("distance", "cosine") != "cosine":
+            raise ValueError(f"{index_dir}: a {manifest['distance']!r} index; the serving graph ranks by "
+                             "cosine, so export needs a cosine index (or none)")
         ids, vectors = index.ids, index.vectors
     name = name or f"fashion_{run.name}"
     assets = {

@@ -23,8 +23,11 @@ from fashion_tf.config import OPTIMIZERS, TrainConfig, config_for
 from fashion_tf.models.backbones import WeightsUnavailableError
 
 # Zoo kind -> module with ``train(config: TrainConfig, overwrite: bool) -> Path``.
+# The part/texture model presents the classifier's ``embedding`` + ``label_probs`` layers
+# and is trained like one (its source also trains it as a multi-label classifier).
 TRAINERS = {"classifier": "fashion_tf.training.classifier",
-            "style_embedding": "fashion_tf.training.style_embedding"}
+            "style_embedding": "fashion_tf.training.style_embedding",
+            "part_texture": "fashion_tf.training.classifier"}
 
 
 def parse_args(argv=None) -> argparse.Namespace:

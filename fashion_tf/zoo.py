@@ -26,8 +26,10 @@ from typing import Any
 import tensorflow as tf
 
 from fashion_tf.models.extractor import build_feature_extractor
+from fashion_tf.models.part_texture import build_part_texture
 from fashion_tf.models.personalizer import build_personalizer
 from fashion_tf.models.resnet18 import build_style_model
+from fashion_tf.models.two_classifier import build_two_classifier
 
 KINDS = ("classifier", "style_embedding", "personalizer", "part_texture")
 AUGMENTATIONS = ("standard", "heavy")
@@ -343,4 +345,43 @@ register(ZooEntry(
     paper={"triplet_accuracy_polyvore": 0.60, "note": "about 60 % of Polyvore test triplets correct after 1 epoch"},
     source="Almanassra, Chen, Goyal & Parrilla, Image style embedding based Fashion Recommendation System, "
            "sections 2.2.2-2.2.4",
+))
+
+
+# --- the other source papers' feature extractors --------------------------------------------
+_TUINHOF = "Tuinhof, Pirker & Haltmeier, Image Based Fashion Product Recommendation with Deep Learning"
+register(ZooEntry(
+    name="two_classifier_knn",
+    kind="classifier",
+    description="category and texture classifiers on one image, penultimate features concatenated, "
+                "Euclidean k-NN",
+    builder=build_two_classifier,
+    # ResNet50 stands in for the paper's BN-Inception (not among the Keras applications);
+    # d = 1024 per branch as in section 4.
+    config={"backbone": "resnet50", "feature_dim": 1024, "dropout": 0.3},
+    default_image_size=224,
+    background_p=0.0,  # the paper augments geometry and colour only
+    # Section 4: BN-Inception trained with Adam, batch 32, learning rate 0.001, early stopping.
+    recipe={**_FINE_TUNE_RECIPE, "learning_rate": 1e-3, "scratch_learning_rate": 1e-3},
+    # Table 4 (BN-Inception on their Fashion data sets); the paper reports no retrieval figure.
+    paper={"category_accuracy": 0.87, "texture_accuracy": 0.80},
+    source=f"{_TUINHOF}; sections 2-3, Table 4",
+))
+
+_VERMA = "Verma, Anand, Arora & Rai, Diversity in Fashion Recommendation using Semantic Parsing"
+register(ZooEntry(
+    name="part_texture",
+    kind="part_texture",
+    description="spatial attention over K parts + texture encoding (Deep TEN), one embedding per part; "
+                "diverse recommendations",
+    builder=build_part_texture,
+    config={"stem_widths": [32, 64, 128, 256], "descriptor_dim": 128, "num_parts": 4, "num_codes": 16,
+            "part_dim": 128, "dropout": 0.2},
+    default_image_size=224,
+    background_p=0.0,
+    # Not given in the paper; a from-scratch conv stem, so the scratch rate of ``tiny``.
+    recipe={**_FINE_TUNE_RECIPE, "learning_rate": 1e-3, "scratch_learning_rate": 1e-3},
+    # Section 4, Fig. 3: DeepFashion top-20 retrieval accuracy (Euclidean distance).
+    paper={"deepfashion_in_shop_top20_accuracy": 0.784, "deepfashion_consumer_to_shop_top20_accuracy": 0.253},
+    source=f"{_VERMA}; section 3, retrieval results of section 4 (Fig. 3)",
 ))

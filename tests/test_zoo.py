@@ -27,14 +27,16 @@ NUM_LABELS = 5
 # 2-core machine. The cheap representatives cover every custom object (CaffePreprocessing:
 # vgg16; shallow branch and L2Normalize: tiny; EfficientNet's own layers: the B0 test
 # below); the rest are marked slow so `pytest -m "not slow"` can skip them.
-_FAST_SAVE = {"tiny", "vgg16"}
+_FAST_SAVE = {"tiny", "vgg16", "part_texture"}
+# Image models with the classifier's embedding + label_probs layers (trained by its trainer).
+_IMAGE_MODELS = zoo.list_models(kind="classifier") + zoo.list_models(kind="part_texture")
 _SAVE_PARAMS = [
     name if name in _FAST_SAVE else pytest.param(name, marks=pytest.mark.slow)
-    for name in zoo.list_models(kind="classifier")
+    for name in _IMAGE_MODELS
 ]
 
 
-@pytest.mark.parametrize("name", zoo.list_models(kind="classifier"))
+@pytest.mark.parametrize("name", _IMAGE_MODELS)
 def test_every_classifier_builds_trains_and_round_trips_config(name):
     model = zoo.create_model(name, num_labels=NUM_LABELS, image_size=TINY_SIZE)
     assert model.name == name
@@ -70,7 +72,10 @@ def test_efficientnet_extractor_saves_and_loads(tmp_path):
 
 
 def test_registry_lists_the_paper_models():
-    assert {"v1", "v2", "v3", "v4", "v5", "resnet101_shallow", "vgg16", "tiny"} <= set(zoo.list_models())
+    assert {"v1", "v2", "v3", "v4", "v5", "resnet101_shallow", "vgg16", "tiny",
+            "two_classifier_knn"} <= set(zoo.list_models(kind="classifier"))
+    assert zoo.list_models(kind="part_texture") == ["part_texture"]
+    assert zoo.get_entry("part_texture").paper["deepfashion_in_shop_top20_accuracy"] == pytest.approx(0.784)
     assert zoo.list_models(kind="personalizer") == ["personalizer"]
     entry = zoo.get_entry("v5")
     assert entry.config["backbone"] == "efficientnetb3" and entry.config["shallow_branch"] is True

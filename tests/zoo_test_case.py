@@ -69,6 +69,6 @@ def run_embedding_test(model: tf.keras.Model, images) -> np.ndarray:
     """embedding_model(model) gives float32 unit vectors, one per image."""
     vectors = embedding_model(model)(images, training=False).numpy()
     assert vectors.dtype == np.float32
-    assert vectors.shape == (len(images), model.get_layer("embedding").units)
+    assert vectors.shape == (len(images), model.get_layer("embedding").output.shape[-1])
     np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
     return vectors

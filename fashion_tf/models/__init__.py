@@ -11,16 +11,24 @@ from fashion_tf.models.extractor import (
     embedding_model,
 )
 from fashion_tf.models.resnet18 import build_resnet18, build_style_model
+from fashion_tf.models.part_texture import build_part_texture
 from fashion_tf.models.shallow import shallow_branch
+from fashion_tf.models.texture_encoding import PartAttention, TextureEncoding
+from fashion_tf.models.two_classifier import TwoBranchHead, build_two_classifier
 
 __all__ = [
     "BACKBONES",
     "CaffePreprocessing",
     "L2Normalize",
+    "PartAttention",
+    "TextureEncoding",
+    "TwoBranchHead",
     "build_backbone",
     "build_resnet18",
     "build_style_model",
     "build_feature_extractor",
+    "build_part_texture",
+    "build_two_classifier",
     "embedding_model",
     "shallow_branch",
 ]

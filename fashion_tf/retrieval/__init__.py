@@ -1,4 +1,5 @@
-"""Retrieval: nearest items by cosine similarity of embeddings (docs/design.md, "Retrieval").
+"""Retrieval: nearest items by cosine similarity (or Euclidean distance) of embeddings
+(docs/design.md, "Retrieval").
 
     from fashion_tf.retrieval import build_index, load_index, read_embeddings
     ids, vectors, fingerprint = read_embeddings("items.parquet")
@@ -21,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from fashion_tf.retrieval.base import Index, l2_normalize, recall_at_k
-from fashion_tf.retrieval.brute_force import BruteForceIndex, exact_top_k
+from fashion_tf.retrieval.brute_force import BruteForceIndex, exact_search, exact_top_k, l2_top_k
 from fashion_tf.retrieval.embeddings_io import (
     EmbeddingsFileError,
     EmbeddingsWriter,
@@ -81,7 +82,7 @@ def load_index(directory: str | Path, expected_fingerprint: str | None = None,
 
 __all__ = [
     "BACKENDS", "BruteForceIndex", "EmbeddingsFileError", "EmbeddingsWriter", "Index",
-    "IndexFormatError", "IndexMismatchError", "ScannIndex", "ShardedIndex", "build_index", "exact_top_k",
-    "iter_embeddings", "l2_normalize", "load_index", "read_embeddings", "read_manifest",
+    "IndexFormatError", "IndexMismatchError", "ScannIndex", "ShardedIndex", "build_index", "exact_search",
+    "exact_top_k", "iter_embeddings", "l2_normalize", "l2_top_k", "load_index", "read_embeddings", "read_manifest",
     "recall_at_k", "write_embeddings",
 ]

@@ -1,9 +1,13 @@
 """The ``Index`` base class shared by all retrieval backends (docs/design.md, "Retrieval").
 
 Modelled on tensorflow/similarity's ``search/search.py``: one small abstract class,
-backends implement building, searching and their own files. Similarity is cosine: vectors
-are L2-normalised on ``add`` and on ``search`` and scored by dot product, as the paper
-ranks recommendations (section 3: cosine similarity of the embeddings).
+backends implement building, searching and their own files. Similarity is cosine by
+default: vectors are L2-normalised on ``add`` and on ``search`` and scored by dot
+product, as the paper ranks recommendations (section 3: cosine similarity of the
+embeddings). ``distance="l2"`` keeps the vectors as they are and ranks by Euclidean
+distance, the k-NN of Tuinhof, Pirker & Haltmeier ("Image Based Fashion Product
+Recommendation with Deep Learning", section 3.3); scores are then the negative
+distances, so higher is closer under either distance.
 
 Rules every backend follows:
 - ``k`` larger than the number of items is clipped to it: ``search`` then returns
@@ -30,6 +34,7 @@ import pyarrow.parquet as pq
 from fashion_tf.retrieval import manifest as manifest_lib
 
 RECALL_SAMPLE_QUERIES = 200
+DISTANCES = ("cosine", "l2")
 
 
 def l2_normalize(vectors: np.ndarray) -> np.ndarray:
@@ -51,6 +56,7 @@ class Index(abc.ABC):
     Args:
         model_fingerprint: fingerprint of the model that made the embeddings (recorded in
             the manifest; ``load`` checks it).
+        distance: "cosine" (default) or "l2" (Euclidean; vectors are not normalised).
         **params: backend build parameters (see each backend).
     """
 
@@ -58,8 +64,11 @@ class Index(abc.ABC):
     # params the build fills in (kept in the manifest, but not constructor arguments).
     BUILD_RESULTS: ClassVar[tuple[str, ...]] = ()
 
-    def __init__(self, model_fingerprint: str | None = None, **params: Any):
+    def __init__(self, model_fingerprint: str | None = None, distance: str = "cosine", **params: Any):
+        if distance not in DISTANCES:
+            raise ValueError(f"distance {distance!r}: expected one of {DISTANCES}")
         self.model_fingerprint = model_fingerprint
+        self.distance = distance
         self.params: dict[str, Any] = dict(params)
         self.dim: int | None = None
         self.recall_at_10: float | None = None
@@ -87,7 +96,7 @@ class Index(abc.ABC):
         return self._stored_vectors()
 
     def add(self, ids: Sequence[str], vectors: np.ndarray) -> Index:
-        """Adds items; ``vectors`` is [N, dim] and is L2-normalised here. Returns self."""
+        """Adds items; ``vectors`` is [N, dim] and is L2-normalised here (cosine). Returns self."""
         ids = np.asarray([str(i) for i in ids], dtype=object)
         vectors = np.asarray(vectors, dtype=np.float32)
         if vectors.ndim != 2:
@@ -102,7 +111,7 @@ class Index(abc.ABC):
             raise ValueError(f"vector of item {ids[bad]!r} contains NaN or infinity")
         self.dim = vectors.shape[1]
         self._pending_ids.append(ids)
-        self._pending_vectors.append(l2_normalize(vectors))
+        self._pending_vectors.append(self._normalize(vectors))
         return self
 
     def build(self) -> Index:
@@ -175,7 +184,7 @@ class Index(abc.ABC):
                        tmp / manifest_lib.ITEM_IDS_NAME)
         files = {"item_ids": manifest_lib.ITEM_IDS_NAME, **self._save_backend(tmp)}
         manifest_lib.write_manifest(tmp, {
-            "backend": self.backend, "distance": "cosine", "dimension": self.dim,
+            "backend": self.backend, "distance": self.distance, "dimension": self.dim,
             "count": len(self), "model_fingerprint": self.model_fingerprint,
             "params": self.params, "recall_at_10": self.recall_at_10,
             "recall_sample_queries": min(RECALL_SAMPLE_QUERIES, len(self)),
@@ -202,7 +211,8 @@ class Index(abc.ABC):
         manifest_lib.check_compatible(manifest, directory, expected_fingerprint, expected_dim)
         arguments = {k: v for k, v in manifest["params"].items() if k not in cls.BUILD_RESULTS}
         try:
-            index = cls(model_fingerprint=manifest["model_fingerprint"], **arguments)
+            index = cls(model_fingerprint=manifest["model_fingerprint"], distance=manifest["distance"],
+                        **arguments)
         except TypeError as error:
             raise manifest_lib.IndexFormatError(
                 f"{directory / manifest_lib.MANIFEST_NAME}: params do not fit {cls.__name__} ({error})") from error
@@ -264,15 +274,18 @@ class Index(abc.ABC):
                              f"but {self.location} has dimension {self.dim}; expected [Q, {self.dim}]")
         if int(k) < 1:
             raise ValueError(f"k must be >= 1, got {k}")
-        return l2_normalize(queries), min(int(k), len(self))
+        return self._normalize(queries), min(int(k), len(self))
+
+    def _normalize(self, vectors: np.ndarray) -> np.ndarray:
+        return l2_normalize(vectors) if self.distance == "cosine" else np.asarray(vectors, np.float32)
 
     def _measure_recall(self, vectors: np.ndarray) -> float:
         """recall@10 against exact search, with up to 200 database vectors as queries."""
-        from fashion_tf.retrieval.brute_force import exact_top_k
+        from fashion_tf.retrieval.brute_force import exact_search
 
         rng = np.random.default_rng(0)
         sample = rng.choice(len(vectors), size=min(RECALL_SAMPLE_QUERIES, len(vectors)), replace=False)
         k = min(10, len(vectors))
-        exact, _ = exact_top_k(vectors, vectors[sample], k)
+        exact, _ = exact_search(vectors, vectors[sample], k, self.distance)
         found, _ = self._search(vectors[sample], k)
         return recall_at_k(found, exact)

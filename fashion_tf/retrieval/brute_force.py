@@ -61,11 +61,33 @@ def exact_top_k(database: np.ndarray, queries: np.ndarray, k: int, *, block_rows
     return out_indices, out_scores
 
 
+def l2_top_k(database: np.ndarray, queries: np.ndarray, k: int, **blocks) -> tuple[np.ndarray, np.ndarray]:
+    """Exact top-k by Euclidean distance, as ``exact_top_k`` with scores = -distance.
+
+    ||q - x||^2 = ||q||^2 - 2 (q.x - ||x||^2 / 2): the bracket is a dot product of
+    [q, 1] with [x, -||x||^2 / 2], so the blocked dot-product search ranks it exactly.
+    """
+    database = np.asarray(database, np.float32)
+    queries = np.asarray(queries, np.float32)
+    half_norms = -0.5 * np.einsum("ij,ij->i", database, database)
+    indices, scores = exact_top_k(np.hstack([database, half_norms[:, None]]),
+                                  np.hstack([queries, np.ones((len(queries), 1), np.float32)]), k, **blocks)
+    squared = np.einsum("ij,ij->i", queries, queries)[:, None] - 2.0 * scores
+    return indices, -np.sqrt(np.maximum(squared, 0.0)).astype(np.float32)
+
+
+def exact_search(database: np.ndarray, queries: np.ndarray, k: int, distance: str = "cosine",
+                 **blocks) -> tuple[np.ndarray, np.ndarray]:
+    """``exact_top_k`` (dot product of normalised vectors) or ``l2_top_k`` by ``distance``."""
+    return (l2_top_k if distance == "l2" else exact_top_k)(database, queries, k, **blocks)
+
+
 class BruteForceIndex(Index):
-    """Exact cosine search over all items (the reference every approximate index is measured
-    against; fine up to about a million items when queries come in batches).
+    """Exact cosine (or Euclidean) search over all items (the reference every approximate
+    index is measured against; fine up to about a million items when queries come in batches).
 
     Args:
+        distance: "cosine" or "l2" (see ``fashion_tf.retrieval.base``).
         block_rows: database rows scored per matrix product.
         query_chunk: queries scored together.
     """
@@ -73,8 +95,8 @@ class BruteForceIndex(Index):
     backend = "brute_force"
 
     def __init__(self, model_fingerprint: str | None = None, block_rows: int = 16384,
-                 query_chunk: int = 1024):
-        super().__init__(model_fingerprint=model_fingerprint, block_rows=block_rows,
+                 query_chunk: int = 1024, distance: str = "cosine"):
+        super().__init__(model_fingerprint=model_fingerprint, distance=distance, block_rows=block_rows,
                          query_chunk=query_chunk)
         self._vectors = np.zeros((0, 0), np.float32)
 
@@ -90,8 +112,8 @@ class BruteForceIndex(Index):
         return 1.0  # exact by construction: the recall sample would compare it with itself
 
     def _search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        return exact_top_k(self._vectors, queries, k, block_rows=self.params["block_rows"],
-                           query_chunk=self.params["query_chunk"])
+        return exact_search(self._vectors, queries, k, self.distance, block_rows=self.params["block_rows"],
+                            query_chunk=self.params["query_chunk"])
 
     def _save_backend(self, directory: Path) -> dict[str, str]:
         np.save(directory / VECTORS_NAME, np.ascontiguousarray(self._vectors))

@@ -4,7 +4,7 @@
 a batch job can refuse an index that does not match its model:
 
     {"format": "fashion_tf.index", "format_version": 1,
-     "backend": "scann" | "brute_force", "distance": "cosine",
+     "backend": "scann" | "brute_force", "distance": "cosine" | "l2",
      "dimension": 256, "count": 1000000, "model_fingerprint": "0123abcd..." | null,
      "params": {...build parameters...},
      "recall_at_10": 0.97, "recall_sample_queries": 200,
@@ -57,8 +57,8 @@ def read_manifest(directory: str | Path) -> dict[str, Any]:
     missing = [name for name in REQUIRED_FIELDS if name not in manifest]
     if missing:
         raise IndexFormatError(f"{path}: fields {missing} missing; expected {list(REQUIRED_FIELDS)}")
-    if manifest["distance"] != "cosine":
-        raise IndexFormatError(f"{path}: distance {manifest['distance']!r}, expected 'cosine'")
+    if manifest["distance"] not in ("cosine", "l2"):
+        raise IndexFormatError(f"{path}: distance {manifest['distance']!r}, expected 'cosine' or 'l2'")
     return manifest
 
 

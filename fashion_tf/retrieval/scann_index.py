@@ -85,12 +85,12 @@ class ScannIndex(Index):
                  training_sample_size: int | None = None, training_threads: int = 0,
                  brute_force_below: int = BRUTE_FORCE_BELOW, search_batch_size: int = 256,
                  tuning_budget_s: float = scann_tuning.DEFAULT_BUDGET_S,
-                 tuning_sample: int = scann_tuning.TUNING_SAMPLE):
+                 tuning_sample: int = scann_tuning.TUNING_SAMPLE, distance: str = "cosine"):
         _require_scann()
         if mode not in ("auto", "tree", "brute_force"):
             raise ValueError(f"mode must be 'auto', 'tree' or 'brute_force', got {mode!r}")
         super().__init__(
-            model_fingerprint=model_fingerprint, mode=mode, num_leaves=num_leaves,
+            model_fingerprint=model_fingerprint, distance=distance, mode=mode, num_leaves=num_leaves,
             num_leaves_to_search=num_leaves_to_search, dims_per_block=dims_per_block,
             anisotropic_quantization_threshold=anisotropic_quantization_threshold,
             reorder_candidates=reorder_candidates, target_recall=target_recall,
@@ -121,7 +121,7 @@ class ScannIndex(Index):
         p = self.params
         tree = p["mode"] == "tree" or (p["mode"] == "auto" and n >= p["brute_force_below"])
         p["resolved_mode"] = "tree" if tree else "brute_force"
-        builder = scann_ops_pybind.builder(vectors, 10, "dot_product")
+        builder = scann_ops_pybind.builder(vectors, 10, "squared_l2" if self.distance == "l2" else "dot_product")
         builder.set_n_training_threads(p["training_threads"] or os.cpu_count() or 1)
         tune = False
         if tree:
@@ -137,7 +137,9 @@ class ScannIndex(Index):
                 min_partition_size=max(1, min(50, n // (2 * num_leaves))))
             builder = builder.score_ah(
                 p["dims_per_block"],
-                anisotropic_quantization_threshold=p["anisotropic_quantization_threshold"],
+                # anisotropic quantization is for inner products; NaN switches it off for l2
+                anisotropic_quantization_threshold=(p["anisotropic_quantization_threshold"]
+                                                    if self.distance == "cosine" else float("nan")),
                 training_sample_size=sample_size)
             builder = builder.reorder(p["reorder_candidates"] or 100)
             if not tune and p["reorder_candidates"] is None:
@@ -168,7 +170,8 @@ class ScannIndex(Index):
         budget = p["tuning_budget_s"] if budget_s is None else budget_s
         vectors = self._stored_vectors()
         if self._tuning_sample is None:
-            self._tuning_sample = scann_tuning.leave_one_out_sample(vectors, p["tuning_sample"])
+            self._tuning_sample = scann_tuning.leave_one_out_sample(vectors, p["tuning_sample"],
+                                                                   distance=self.distance)
         fixed = p["reorder_candidates"] if "tuning" not in p and p.get("reorder_candidates") else None
 
         def search(queries, k, leaves, reorder):
@@ -210,6 +213,8 @@ class ScannIndex(Index):
                     leaves_to_search=p["num_leaves"])
         else:
             indices, scores = self._searcher.search_batched_parallel(queries, final_num_neighbors=k)
+        if self.distance == "l2":  # ScaNN gives squared distances; the Index contract is -distance
+            scores = -np.sqrt(np.maximum(scores, 0.0))
         return indices.astype(np.int64), scores.astype(np.float32, copy=False)
 
     # ---------------------------------------------------------------- persistence

@@ -66,13 +66,13 @@ def build_defaults(n: int) -> dict[str, Any]:
 
 
 def leave_one_out_sample(vectors: np.ndarray, size: int = TUNING_SAMPLE, k: int = 10,
-                         seed: int = 1) -> tuple[np.ndarray, np.ndarray]:
+                         seed: int = 1, distance: str = "cosine") -> tuple[np.ndarray, np.ndarray]:
     """(row numbers of ``size`` sampled items, their exact top-k neighbours without themselves)."""
-    from fashion_tf.retrieval.brute_force import exact_top_k
+    from fashion_tf.retrieval.brute_force import exact_search
 
     rows = np.random.default_rng(seed).choice(len(vectors), size=min(size, len(vectors)), replace=False)
     k = min(k, len(vectors) - 1)
-    exact, _ = exact_top_k(vectors, vectors[rows], k + 1)
+    exact, _ = exact_search(vectors, vectors[rows], k + 1, distance)
     return rows, _drop_self(exact, rows, k)
 
 

@@ -66,6 +66,18 @@ def multilabel_test_scores(model, catalog, config: TrainConfig, vocabulary, freq
     }
 
 
+def vocabulary_arguments(model_name: str, vocabulary: list[str]) -> dict:
+    """Builder arguments that depend on the vocabulary: the texture labels a two-classifier
+    model routes to its texture branch (``fashion_tf.models.two_classifier``)."""
+    import inspect
+
+    from fashion_tf.models.two_classifier import texture_label_indices
+
+    if "texture_labels" in inspect.signature(zoo.get_entry(model_name).builder).parameters:
+        return {"texture_labels": texture_label_indices(vocabulary)}
+    return {}
+
+
 def train(config: TrainConfig, overwrite: bool = False) -> Path:
     """Trains ``config.model`` and writes its run directory; returns the directory."""
     if config.loss not in LOSSES:
@@ -80,7 +92,7 @@ def train(config: TrainConfig, overwrite: bool = False) -> Path:
 
     with strategy.scope():
         model = zoo.create_model(config.model, num_labels=len(vocabulary), image_size=config.image_size,
-                                 weights=config.weights)
+                                 weights=config.weights, **vocabulary_arguments(config.model, vocabulary))
         used = weights_used(model)
         rate = config.learning_rate_for(pretrained=used != "none")
         model.compile(

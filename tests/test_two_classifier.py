@@ -69,6 +69,12 @@ def test_l2_index_ranks_by_euclidean_distance_and_round_trips(backend, tmp_path)
     # the cosine index of the same vectors ranks differently (their norms vary)
     assert not np.array_equal(build_index(range(50), vectors, backend=backend).search_indices(queries, 5)[0],
                               expected)
+    if backend == "brute_force":  # shards merge negative distances like cosine scores
+        from fashion_tf.retrieval.sharded import ShardedIndex
+
+        sharded = ShardedIndex(shards=3, shard_backend="brute_force", distance="l2")
+        sharded.add([f"i{i}" for i in range(50)], vectors).build().save(tmp_path / "sharded")
+        np.testing.assert_array_equal(load_index(tmp_path / "sharded").search_indices(queries, 5)[0], expected)
     with pytest.raises(ValueError, match="distance 'manhattan'"):
         BruteForceIndex(distance="manhattan")
 

@@ -52,7 +52,8 @@ class ShardedIndex(Index):
     backend = "sharded"
 
     def __init__(self, model_fingerprint: str | None = None, shards: int = 2,
-                 shard_backend: str = "auto", shard_params: dict[str, Any] | None = None):
+                 shard_backend: str = "auto", shard_params: dict[str, Any] | None = None,
+                 distance: str = "cosine"):
         from fashion_tf.retrieval import (
             _resolve_backend,  # the registry imports this module
         )
@@ -60,7 +61,7 @@ class ShardedIndex(Index):
         if int(shards) < 1:
             raise ValueError(f"shards must be >= 1, got {shards}")
         self._shard_cls = _resolve_backend(shard_backend)
-        super().__init__(model_fingerprint=model_fingerprint, shards=int(shards),
+        super().__init__(model_fingerprint=model_fingerprint, distance=distance, shards=int(shards),
                          shard_backend=self._shard_cls.backend, shard_params=dict(shard_params or {}))
         self.shards: list[Index] = []
         self._offsets = np.zeros(0, np.int64)
@@ -71,7 +72,8 @@ class ShardedIndex(Index):
         pieces = np.array_split(np.arange(len(new_vectors)), min(self.params["shards"], len(new_vectors)))
         ids = self._building_ids  # Index.build sets self._ids only after _build
         for rows in pieces:
-            shard = self._shard_cls(model_fingerprint=self.model_fingerprint, **self.params["shard_params"])
+            shard = self._shard_cls(model_fingerprint=self.model_fingerprint, distance=self.distance,
+                                    **self.params["shard_params"])
             # vectors are already normalised; normalising again is a no-op up to rounding.
             self.shards.append(shard.add(ids[rows], new_vectors[rows]).build())
         self._offsets = np.array([rows[0] for rows in pieces], np.int64)

@@ -263,6 +263,29 @@ def training_method(size: int, batch: int, labels: int, steps: int):
     return timed(step, work=steps * batch)
 
 
+def masks_per_second_per_core(catalog: Path, limit: int = 48, rounds: int = 3) -> tuple[float, list[float]]:
+    """Foreground masks (``estimate_mask``) per CPU second on one core, median of rounds.
+
+    CPU time of this process with one OpenCV thread, so other jobs on the machine do not
+    change it; a catalog of N images on C cores takes about N / (rate * C) seconds.
+    """
+    from fashion_tf.data.masks import estimate_mask, read_rgb
+
+    items = pd.read_parquet(catalog / schema.ITEMS_FILE).head(limit)
+    images = [read_rgb(catalog / p) for p in items["image"]]
+    images = [i for i in images if i is not None]
+    threads = cv2.getNumThreads()
+    cv2.setNumThreads(1)
+    rates = []
+    for _ in range(rounds):
+        start = time.process_time()
+        for image in images:
+            estimate_mask(image)
+        rates.append(len(images) / max(time.process_time() - start, 1e-9))
+    cv2.setNumThreads(threads)
+    return statistics.median(rates), [round(r, 1) for r in rates]
+
+
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--image-size", type=int, default=128)
@@ -312,6 +335,9 @@ def main(argv=None) -> dict:
         target = entry["targets"].get(name)
         print(f"{name:40s} {fmt(ratio)}" + (f"  target {target['op']} {target['threshold']}: "
                                            f"{'met' if target['met'] else 'MISSED'}" if target else ""))
+    mask_rate, mask_runs = masks_per_second_per_core(catalog)
+    report.data["masks_per_second_per_core"] = {"median": round(mask_rate, 1), "runs": mask_runs}
+    print(f"foreground masks: {mask_rate:8.1f} per CPU second on one core")
     print(f"written to {report.write()}")
     return report.data
 

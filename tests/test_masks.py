@@ -1,4 +1,4 @@
-"""Foreground masks with OpenCV contours (paper 3.1, docs/design.md, "Augmentation")."""
+"""Foreground masks: estimate, confidence, cache (paper 3.1, docs/masks.md)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -70,9 +70,14 @@ def test_product_photo_with_soft_shadow_and_jpeg():
     assert found[118, 100] == 0            # the shadow
 
 
-def test_non_plain_border_gives_the_whole_image():
+def test_photo_without_a_plain_backdrop_is_flagged():
+    """Noise has no backdrop to model: whatever mask comes out must not be used."""
     noise = np.random.default_rng(0).integers(0, 256, (40, 50, 3)).astype(np.uint8)
-    assert (masks.compute_mask(noise) == 255).all()
+    result = masks.estimate_mask(noise)
+    assert result.mask.shape == (40, 50) and not result.usable and result.reason
+    blank = np.full((64, 64, 3), 240, np.uint8)  # nothing on the backdrop
+    result = masks.estimate_mask(blank)
+    assert result.area < masks.MIN_AREA and "covers" in result.reason
 
 
 def test_grayscale_input_and_bad_input():
@@ -97,7 +102,7 @@ def test_ensure_masks_reuses_and_reports(shop, tmp_path):
 
     copy = tmp_path / "shop"
     shutil.copytree(shop, copy)
-    first = sorted((copy / schema.MASKS_DIR).iterdir())[0]
+    first = sorted((copy / schema.MASKS_DIR).glob("*.png"))[0]
     first.unlink()
     (copy / "images" / "item00001.jpg").write_bytes(b"not a jpeg")
     (copy / schema.MASKS_DIR / "item00001.png").unlink()
@@ -105,6 +110,10 @@ def test_ensure_masks_reuses_and_reports(shop, tmp_path):
     report = catalog.mask_report
     assert report["computed"] == 1 and report["reused"] == 38
     assert list(report["failed"]) == ["item00001"]
+    assert report["flagged"] == {}  # the demo drawings all get usable masks
+    verdicts = masks.load_confidence(copy)
+    assert sorted(verdicts) == sorted(i for i in load_catalog(copy).items["item_id"] if i != "item00001")
+    assert all(0.5 <= c <= 1 and 0.03 < a < 0.95 and r is None for c, a, r in verdicts.values())
     items = load_catalog(copy).items.set_index("item_id")
     assert items.loc["item00000", "mask"] == "masks/item00000.png"
     assert not isinstance(items.loc["item00001", "mask"], str)  # no mask for a bad image
@@ -118,8 +127,9 @@ def test_cli_summary(shop, tmp_path, capsys):
     shutil.copytree(shop, copy)
     shutil.rmtree(copy / schema.MASKS_DIR)
     assert masks.main(["--catalog", str(copy), "--workers", "2"]) == 0
-    line = capsys.readouterr().out.strip().splitlines()[-1]
-    assert line.startswith("masks: computed 40, reused 0, failed 0")
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[-2].startswith("masks: computed 40, reused 0, failed 0")
+    assert lines[-1] == "0 of 40 items have no usable mask (never pasted on a background)"
 
 
 def test_ensure_masks_recomputes_the_mask_of_a_replaced_image(shop, tmp_path):

@@ -127,7 +127,9 @@ def test_bad_files_are_skipped_and_counted_odd_files_decode(tmp_path):
     assert sorted(Path(p).name for p in report.skipped) == ["empty.jpg", "text.jpg", "truncated.jpg"]
     assert report.skipped[str(root / "images/empty.jpg")] == "empty file"
     assert "jpeg::Uncompress failed" in report.skipped[str(root / "images/truncated.jpg")]
-    assert report.summary() == "10 of 13 images usable, 3 skipped"
+    assert report.summary().startswith("10 of 13 images usable, 3 skipped; ")
+    # The odd files are tiny uniform images: nothing to cut out, so their masks are flagged.
+    assert report.masked_items == 10 and {"gray.png", "rgba.png", "cmyk.jpg"} <= set(report.unusable_masks)
     # The verdicts are cached next to the catalog and reused.
     cache = json.loads((root / CHECK_CACHE_FILE).read_text())
     assert cache[str(root / "images/text.jpg")][2].startswith("not a decodable image")

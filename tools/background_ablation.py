@@ -1,12 +1,18 @@
-"""The paper's central claim, measured: does background augmentation help street-to-shop?
+"""The paper's central claim, measured over seeds: does background augmentation help street-to-shop?
 
-Paper section 4.5 / Fig. 13: a model trained only on shop images with background
-augmentation handles street photos far better. This trains the same zoo model twice
-on the same catalog, with background augmentation (p=0.5 by default) and without
-(p=0), evaluates both on the street queries, and writes the side-by-side numbers to
-OUT/ablation.json and the recall@k curves to OUT/street_recall.png.
+Paper section 3.1 / 4.5 (Fig. 13): a model trained only on shop images with background
+augmentation handles street photos far better. This trains the same zoo model with
+background augmentation (p=0.5 by default) and without (p=0) for each of several seeds
+on the same catalog, evaluates every run, and reports mean and standard deviation over
+the seeds of street-to-shop recall@1/10/20, street category and colour P@10, in-shop
+category P@10 and test IoU. A difference is called out only when it is larger than
+its spread: the two settings' mean +- std intervals do not overlap.
 
-    python tools/background_ablation.py --model v1 --epochs 10 --image-size 96 --out runs/ablation
+Writes OUT/ablation.json (every run, the per-metric mean/std and the differences) and
+OUT/ablation.png (recall@K, mean +- std band, and the metrics with error bars). Runs
+already trained in OUT are reused, so an interrupted ablation continues.
+
+    python tools/background_ablation.py --model tiny --seeds 5 --epochs 20 --image-size 64 --out runs/ablation_tiny
 """
 from __future__ import annotations
 
@@ -15,51 +21,126 @@ import json
 import sys
 from pathlib import Path
 
+import numpy as np
+
 import fashion_tf  # noqa: F401
 from fashion_tf import evaluate, train
 from fashion_tf.config import config_for
-from fashion_tf.evaluation.plots import plot_recall_at_k
 from fashion_tf.runs import load_run
+
+METRICS = {
+    "street recall@1": ("street_to_shop", "recall@1"),
+    "street recall@10": ("street_to_shop", "recall@10"),
+    "street recall@20": ("street_to_shop", "recall@20"),
+    "street category P@10": ("street_to_shop", "category_precision@10"),
+    "street colour P@10": ("street_to_shop", "colour_precision@10"),
+    "in-shop category P@10": ("in_shop", "category_precision@10"),
+    "test IoU": ("multilabel", "iou"),
+}
+
+
+def summarise(runs: dict[str, list[dict]]) -> dict:
+    """Per metric and setting: mean, std (ddof=1) and the per-seed values; and per
+    metric the difference of the first setting's mean minus the second's, with
+    ``separated`` true when the mean +- std intervals do not overlap."""
+    settings = list(runs)
+    table: dict = {}
+    for name, (group, key) in METRICS.items():
+        row = {}
+        for setting in settings:
+            values = [float(r[group][key]) for r in runs[setting]]
+            row[setting] = {"mean": float(np.mean(values)),
+                            "std": float(np.std(values, ddof=1)) if len(values) > 1 else 0.0,
+                            "values": values}
+        a, b = row[settings[0]], row[settings[1]]
+        difference = a["mean"] - b["mean"]
+        row["difference"] = {"mean": difference, "spread": a["std"] + b["std"],
+                             "separated": abs(difference) > a["std"] + b["std"]}
+        table[name] = row
+    return table
+
+
+def format_summary(table: dict, settings: list[str]) -> str:
+    lines = ["metric".ljust(24) + "".join(s.rjust(18) for s in settings) + "difference".rjust(14)]
+    for name, row in table.items():
+        cells = "".join(f"{row[s]['mean']:.3f} +- {row[s]['std']:.3f}".rjust(18) for s in settings)
+        diff = row["difference"]
+        mark = "" if diff["separated"] else " (within spread)"
+        lines.append(name.ljust(24) + cells + f"{diff['mean']:+.3f}".rjust(14) + mark)
+    return "\n".join(lines)
+
+
+def plot(runs: dict[str, list[dict]], table: dict, out: Path, title: str) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.5))
+    for setting, results in runs.items():
+        curves = [r["street_to_shop"]["recall_curve"] for r in results]
+        ks = sorted(int(k) for k in curves[0])
+        values = np.array([[c[str(k)] if str(k) in c else c[k] for k in ks] for c in curves])
+        mean, std = values.mean(axis=0), values.std(axis=0, ddof=1) if len(values) > 1 else 0 * values[0]
+        left.plot(ks, mean, marker="o", label=f"{setting} (n={len(results)})")
+        left.fill_between(ks, mean - std, mean + std, alpha=0.2)
+    left.set_xlabel("K")
+    left.set_ylabel("street-to-shop recall@K")
+    left.set_ylim(0, None)
+    left.legend()
+    left.set_title(title)
+    names = list(table)
+    x = np.arange(len(names))
+    width = 0.38
+    for i, setting in enumerate(runs):
+        right.bar(x + (i - 0.5) * width, [table[n][setting]["mean"] for n in names], width,
+                  yerr=[table[n][setting]["std"] for n in names], capsize=3, label=setting)
+    right.set_xticks(x)
+    right.set_xticklabels(names, rotation=35, ha="right", fontsize=8)
+    right.set_ylim(0, 1)
+    right.legend()
+    right.set_title("mean +- std over seeds")
+    fig.tight_layout()
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+    return out
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default="v1")
+    parser.add_argument("--model", default="tiny")
     parser.add_argument("--data", default=None, help="catalog with queries.parquet (default: demo shop)")
-    parser.add_argument("--epochs", type=int, default=10)
-    parser.add_argument("--image-size", type=int, default=96)
-    parser.add_argument("--p", type=float, default=0.5, help="background probability of the augmented run")
+    parser.add_argument("--epochs", type=int, default=20)
+    parser.add_argument("--image-size", type=int, default=64)
+    parser.add_argument("--p", type=float, default=0.5, help="background probability of the augmented runs")
     parser.add_argument("--weights", default="auto", help="auto | imagenet | none | PATH (see fashion_tf.train)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", default="runs/ablation")
+    parser.add_argument("--seeds", type=int, default=5, help="seeds 0..N-1 per setting (at least 2 for a spread)")
+    parser.add_argument("--out", default=None, help="default: runs/ablation_MODEL")
     args = parser.parse_args(argv)
-    out = Path(args.out)
-    results = {}
-    for p in (args.p, 0.0):
-        run_dir = out / f"{args.model}_p{p:g}"
-        if not (run_dir / "model.keras").exists():
-            train.train(config_for(args.model, data=args.data, epochs=args.epochs, image_size=args.image_size,
-                                   background_p=p, weights=args.weights, seed=args.seed, out=str(run_dir)))
-        results[f"p={p:g}"] = evaluate.evaluate_run(load_run(run_dir))
-    print(evaluate.format_table(list(results.values())))
-    with_bg, without = results[f"p={args.p:g}"], results["p=0"]
-    summary = {
-        name: {
-            key: (with_bg["street_to_shop"][key], without["street_to_shop"][key],
-                  with_bg["street_to_shop"][key] - without["street_to_shop"][key])
-            for key in ("recall@1", "recall@5", "recall@10", "recall@20", "category_precision@10",
-                        "colour_precision@10")
-        }
-        for name in ["street_to_shop"]
-    }
-    (out / "ablation.json").write_text(json.dumps({"runs": results, "difference (with, without, delta)": summary},
-                                                   indent=2))
-    plot_recall_at_k({k: v["street_to_shop"]["recall_curve"] for k, v in results.items()},
-                     out / "street_recall.png", title=f"{args.model}: street-to-shop recall@K")
-    delta = summary["street_to_shop"]["recall@10"][2]
-    print(f"background augmentation p={args.p:g} vs p=0: street recall@10 "
-          f"{with_bg['street_to_shop']['recall@10']:.3f} vs {without['street_to_shop']['recall@10']:.3f} "
-          f"({delta:+.3f}); details in {out / 'ablation.json'}")
+    if args.seeds < 2:
+        parser.error("--seeds must be at least 2: a spread needs several runs")
+    out = Path(args.out or f"runs/ablation_{args.model}")
+    settings = {f"p={args.p:g}": args.p, "p=0": 0.0}
+    runs: dict[str, list[dict]] = {name: [] for name in settings}
+    for seed in range(args.seeds):
+        for name, p in settings.items():
+            run_dir = out / f"{args.model}_p{p:g}_seed{seed}"
+            if not (run_dir / "model.keras").exists():
+                train.train(config_for(args.model, data=args.data, epochs=args.epochs, image_size=args.image_size,
+                                       background_p=p, weights=args.weights, seed=seed, out=str(run_dir)))
+            runs[name].append(evaluate.evaluate_run(load_run(run_dir)))
+            print(f"seed {seed} {name}: street recall@10 {runs[name][-1]['street_to_shop']['recall@10']:.3f}",
+                  flush=True)
+    table = summarise(runs)
+    text = format_summary(table, list(settings))
+    print(text)
+    out.mkdir(parents=True, exist_ok=True)
+    command = "python tools/background_ablation.py " + " ".join(sys.argv[1:] if argv is None else argv)
+    (out / "ablation.json").write_text(json.dumps(
+        {"command": command, "model": args.model, "epochs": args.epochs, "image_size": args.image_size,
+         "seeds": list(range(args.seeds)), "summary": table, "runs": runs}, indent=2))
+    plot(runs, table, out / "ablation.png", f"{args.model}, {args.image_size} px, {args.epochs} epochs")
+    print(f"written {out / 'ablation.json'} and {out / 'ablation.png'}")
     return 0
 
 

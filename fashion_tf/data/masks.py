@@ -1,32 +1,31 @@
-"""Foreground masks of catalog images with OpenCV contours (paper 3.1, docs/design.md, "Augmentation").
+"""Foreground masks of a catalog, computed once, cached and judged (paper 3.1, docs/masks.md).
 
-Shop photographs show one item on a plain, light background. The mask is found once
-per image and cached as ``masks/<item_id>.png`` (uint8, 0 = background, 255 = item);
-background augmentation then cuts the item out with it.
+Background augmentation cuts each item out of its shop photo with a foreground mask
+and pastes it on a street scene. The mask of every catalog image is estimated once by
+:func:`fashion_tf.data.mask_estimate.estimate_mask` (border backdrop model, edges,
+GrabCut; see ``docs/masks.md``) and cached as ``masks/<item_id>.png`` (uint8, 0 =
+background, 255 = item). Next to the masks, ``masks/confidence.json`` holds each mask's
+confidence, area and, for a mask that must not be used, the reason: confidence below
+``MIN_CONFIDENCE``, or covering less than ``MIN_AREA`` / more than ``MAX_AREA`` of the
+image. :func:`usable_masks` is what the training pipeline reads: an item whose mask is
+flagged is never pasted on a background (it still trains as itself), and the pipeline
+report counts such items.
 
-:func:`compute_mask`:
-  1. estimate the background colour as the median of the border pixels;
-  2. measure each pixel's colour distance to it in CIELAB, with lightness
-     down-weighted so that soft shadows (darker, same hue) stay background;
-  3. threshold above the border's own noise (JPEG ringing, gradients);
-  4. close small gaps and open away specks (elliptic kernels ~2 % of the size);
-  5. keep contours larger than ``min_area`` of the image (the largest always) and
-     fill them, so textures, white buttons or dots inside the item are foreground,
-     except holes that are large and background-coloured (a bag handle's loop).
+Masks are computed in parallel worker processes (one per core by default).
 
-When the border is not plain (a lifestyle photo), or nothing stands out, the whole
-image is returned as foreground: pasting it onto a background then changes nothing,
-which is the safe failure.
-
-CLI: ``python -m fashion_tf.data.masks --catalog DIR [--workers N] [--force]``.
+CLI: ``python -m fashion_tf.data.masks --catalog DIR [--workers N] [--force]
+[--review review.png]``; ``--review`` draws the masks lowest confidence first.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import multiprocessing
+import os
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import cv2
@@ -34,89 +33,19 @@ import numpy as np
 import pandas as pd
 
 from fashion_tf.data import schema
+from fashion_tf.data.mask_estimate import MAX_AREA, MIN_AREA, MIN_CONFIDENCE, MaskResult, estimate_mask
 
-LIGHTNESS_WEIGHT = 0.8   # shadows change lightness mostly; colour changes count fully
-MIN_THRESHOLD = 14.0     # Lab distance units
-PLAIN_BORDER_SPREAD = 25.0  # above this 90th-percentile border distance: not a plain background
+__all__ = ["MAX_AREA", "MIN_AREA", "MIN_CONFIDENCE", "compute_mask", "ensure_masks", "estimate_mask",
+           "load_confidence", "mask_path", "read_rgb", "usable_masks"]
 
-
-def _lab(image_rgb: np.ndarray) -> np.ndarray:
-    """Float CIELAB with L in [0, 100] and a, b roughly in [-128, 127]."""
-    lab = cv2.cvtColor(image_rgb.astype(np.float32) / 255.0, cv2.COLOR_RGB2Lab)
-    return lab
+CONFIDENCE_FILE = "confidence.json"  # in masks/: {"version", "items": {item_id: [confidence, area, reason]}}
+MASK_VERSION = 2   # bump when estimate_mask changes: cached masks of other versions are recomputed
+PARALLEL_MIN = 48  # fewer masks than this are computed in-process (a worker start costs seconds)
 
 
-def _border(array: np.ndarray, width: int) -> np.ndarray:
-    return np.concatenate([array[:width].reshape(-1, *array.shape[2:]),
-                           array[-width:].reshape(-1, *array.shape[2:]),
-                           array[:, :width].reshape(-1, *array.shape[2:]),
-                           array[:, -width:].reshape(-1, *array.shape[2:])])
-
-
-def _distance(lab: np.ndarray, reference: np.ndarray) -> np.ndarray:
-    diff = lab - reference
-    diff[..., 0] *= LIGHTNESS_WEIGHT
-    return np.sqrt(np.sum(diff * diff, axis=-1))
-
-
-def compute_mask(image_rgb_uint8: np.ndarray, min_area: float = 0.01,
-                 hole_area: float = 0.03) -> np.ndarray:
-    """Foreground mask of a product photo on a plain light background.
-
-    Args:
-        image_rgb_uint8: uint8 RGB [H, W, 3] (grayscale [H, W] is accepted).
-        min_area: contours smaller than this fraction of the image are dropped.
-        hole_area: background-coloured holes at least this fraction of the image are
-            kept as holes; smaller ones are filled.
-
-    Returns:
-        uint8 [H, W] with values 0 and 255.
-    """
-    image = np.asarray(image_rgb_uint8)
-    if image.ndim == 2:
-        image = np.repeat(image[:, :, None], 3, axis=2)
-    if image.ndim != 3 or image.shape[2] < 3 or image.dtype != np.uint8:
-        raise ValueError(f"compute_mask expects uint8 RGB [H, W, 3], got {image.dtype} {image.shape}")
-    image = np.ascontiguousarray(image[:, :, :3])
-    h, w = image.shape[:2]
-    full = np.full((h, w), 255, np.uint8)
-    if min(h, w) < 8:
-        return full
-
-    lab = _lab(image)
-    width = max(1, min(h, w) // 50)
-    border = _border(lab, width)
-    background = np.median(border, axis=0)
-    border_distance = _distance(border, background)
-    spread = float(np.percentile(border_distance, 90))
-    if spread > PLAIN_BORDER_SPREAD:
-        return full
-    threshold = max(MIN_THRESHOLD, float(np.percentile(border_distance, 99.5)) + 6.0)
-    binary = (_distance(lab, background) > threshold).astype(np.uint8) * 255
-
-    k = max(3, (min(h, w) // 50) | 1)
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))
-    binary = cv2.morphologyEx(binary, cv2.MORPH_CLOSE, kernel)
-    small = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))
-    binary = cv2.morphologyEx(binary, cv2.MORPH_OPEN, small)
-
-    contours, hierarchy = cv2.findContours(binary, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
-    if not contours:
-        return full
-    hierarchy = hierarchy[0]
-    areas = np.array([cv2.contourArea(c) for c in contours])
-    outer = [i for i in range(len(contours)) if hierarchy[i][3] < 0]
-    largest = max(outer, key=lambda i: areas[i])
-    keep = [i for i in outer if areas[i] >= min_area * h * w or i == largest]
-    mask = np.zeros((h, w), np.uint8)
-    cv2.drawContours(mask, [contours[i] for i in keep], -1, 255, thickness=-1)
-    # Re-open large holes (children of kept contours): a handle loop shows background.
-    holes = [contours[i] for i in range(len(contours))
-             if hierarchy[i][3] in keep and areas[i] >= hole_area * h * w]
-    if holes:
-        cv2.drawContours(mask, holes, -1, 0, thickness=-1)
-        cv2.drawContours(mask, holes, -1, 255, thickness=1)  # the hole's rim is foreground
-    return mask
+def compute_mask(image_rgb_uint8: np.ndarray) -> np.ndarray:
+    """The foreground mask (uint8 0/255) of :func:`estimate_mask`, without its verdict."""
+    return estimate_mask(image_rgb_uint8).mask
 
 
 def read_rgb(path: str | Path) -> np.ndarray | None:
@@ -133,16 +62,31 @@ def mask_path(item_id: str) -> str:
     return f"{schema.MASKS_DIR}/{item_id}.png"
 
 
-def _mask_one(root: Path, item_id: str, image_rel: str) -> str:
+def _mask_one(root: Path, item_id: str, image_rel: str) -> tuple[float, float, str | None]:
+    """Estimate, write ``masks/<item_id>.png``; return (confidence, area, reason)."""
     image = read_rgb(root / image_rel)
     if image is None:
         raise ValueError(f"{image_rel}: unreadable image")
+    result: MaskResult = estimate_mask(image)
     target = root / mask_path(item_id)
-    tmp = target.with_name(target.stem + ".tmp.png")
-    if not cv2.imwrite(str(tmp), compute_mask(image), [cv2.IMWRITE_PNG_COMPRESSION, 3]):
+    tmp = target.with_name(target.stem + f".{os.getpid()}.tmp.png")
+    if not cv2.imwrite(str(tmp), result.mask, [cv2.IMWRITE_PNG_COMPRESSION, 3]):
         raise OSError(f"cannot write {tmp}")
     tmp.replace(target)
-    return mask_path(item_id)
+    return result.confidence, result.area, result.reason
+
+
+def _mask_chunk(root: str, jobs: list[tuple[str, str]], worker: bool = True) -> list[tuple[str, tuple | None, str | None]]:
+    """Masks of several items; per item (item_id, verdict or None, error or None)."""
+    if worker:
+        cv2.setNumThreads(1)  # one process per core already; OpenCV's own threads would fight them
+    out = []
+    for item_id, image_rel in jobs:
+        try:
+            out.append((item_id, _mask_one(Path(root), item_id, image_rel), None))
+        except Exception as error:  # one bad image must not stop the catalog
+            out.append((item_id, None, str(error)))
+    return out
 
 
 def _mask_is_current(mask_file: Path, image_file: Path) -> bool:
@@ -154,16 +98,78 @@ def _mask_is_current(mask_file: Path, image_file: Path) -> bool:
         return False
 
 
+def load_confidence(catalog_dir: str | Path) -> dict[str, tuple[float, float, str | None]]:
+    """``item_id -> (confidence, area, reason)`` from ``masks/confidence.json`` of the
+    current mask version (empty when missing, unreadable or of another version)."""
+    path = Path(catalog_dir) / schema.MASKS_DIR / CONFIDENCE_FILE
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(data, dict) or data.get("version") != MASK_VERSION:
+        return {}
+    return {str(k): (float(v[0]), float(v[1]), v[2]) for k, v in data.get("items", {}).items()}
+
+
+def _save_confidence(root: Path, verdicts: dict) -> None:
+    path = root / schema.MASKS_DIR / CONFIDENCE_FILE
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps({"version": MASK_VERSION, "items": {k: list(v) for k, v in sorted(verdicts.items())}}))
+    tmp.replace(path)
+
+
+def usable_masks(catalog_dir: str | Path, item_ids) -> tuple[set[str], dict[str, str]]:
+    """Which of ``item_ids`` may be pasted: (usable ids, {flagged id: reason}).
+
+    A mask without a verdict (computed before confidences existed, or supplied with the
+    catalog) counts as usable; :func:`ensure_masks` gives every mask it computes one.
+    """
+    verdicts = load_confidence(catalog_dir)
+    flagged = {i: verdicts[i][2] for i in item_ids if i in verdicts and verdicts[i][2]}
+    return {i for i in item_ids if i not in flagged}, flagged
+
+
+def _run(root: Path, todo: list[tuple[int, str, str]], workers: int, progress: bool):
+    """Yield (row, item_id, verdict, error) for every job, in worker processes when worth it."""
+    jobs = [(item_id, rel) for _, item_id, rel in todo]
+    rows = {item_id: row for row, item_id, _ in todo}
+    start = time.monotonic()
+    if workers <= 1 or len(jobs) < PARALLEL_MIN:
+        results = (r for job in jobs for r in _mask_chunk(str(root), [job], worker=False))
+        pool = None
+    else:
+        # spawn, not fork: the parent may hold TensorFlow's threads and locks.
+        pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+        size = max(1, min(64, len(jobs) // (4 * workers)))
+        futures = [pool.submit(_mask_chunk, str(root), jobs[i:i + size]) for i in range(0, len(jobs), size)]
+        results = (r for future in futures for r in future.result())
+    try:
+        for done, (item_id, verdict, error) in enumerate(results, 1):
+            if progress and (done % 200 == 0 or done == len(jobs)):
+                print(f"\rmasks {done}/{len(jobs)} ({time.monotonic() - start:.1f}s)",
+                      end="", file=sys.stderr, flush=True)
+            yield rows[item_id], item_id, verdict, error
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
+    if progress and jobs:
+        print(file=sys.stderr)
+
+
 def ensure_masks(catalog_dir: str | Path, workers: int | None = None, force: bool = False,
                  progress: bool = False):
     """Compute the missing masks of a catalog once; fill ``mask``; save items.parquet.
 
-    A mask file newer than its image is reused (unless ``force``). Images that cannot
-    be read get no mask (``mask`` = None) and are counted as failed; the pipeline
-    treats an item without a mask as "no background augmentation".
+    A mask file newer than its image and with a verdict of the current version in
+    ``masks/confidence.json`` is reused (unless ``force``). Images that cannot be read
+    get no mask (``mask`` = None) and are counted as failed; the pipeline treats an item
+    without a mask, or with a flagged one, as "no background augmentation".
+
+    Args:
+        workers: worker processes (default: the CPU count).
 
     Returns the reloaded ``Catalog``; its ``mask_report`` attribute is
-    ``{"computed": n, "reused": m, "failed": {item_id: reason}}``.
+    ``{"computed": n, "reused": m, "failed": {item_id: reason}, "flagged": {item_id: reason}}``.
     """
     from fashion_tf.data.catalog import load_catalog, save_catalog
 
@@ -171,55 +177,68 @@ def ensure_masks(catalog_dir: str | Path, workers: int | None = None, force: boo
     catalog = load_catalog(root)
     items = catalog.items.copy()
     (root / schema.MASKS_DIR).mkdir(parents=True, exist_ok=True)
+    known = load_confidence(root)
     masks: list[str | None] = [None] * len(items)
+    verdicts: dict[str, tuple] = {}
     todo = []
-    reused = 0
     for row, (item_id, image_rel) in enumerate(zip(items["item_id"], items["image"])):
-        if not force and _mask_is_current(root / mask_path(item_id), catalog.path(image_rel)):
+        if not force and item_id in known and _mask_is_current(root / mask_path(item_id), catalog.path(image_rel)):
             masks[row] = mask_path(item_id)
-            reused += 1
+            verdicts[item_id] = known[item_id]
         else:
             todo.append((row, item_id, image_rel))
+    reused = len(items) - len(todo)
 
     failed: dict[str, str] = {}
-    start = time.monotonic()
-    with ThreadPoolExecutor(max_workers=workers) as pool:  # cv2 releases the GIL
-        futures = [(row, item_id, pool.submit(_mask_one, root, item_id, rel))
-                   for row, item_id, rel in todo]
-        for done, (row, item_id, future) in enumerate(futures, 1):
-            try:
-                masks[row] = future.result()
-            except Exception as error:
-                failed[item_id] = str(error)
-            if progress and (done % 200 == 0 or done == len(futures)):
-                print(f"\rmasks {done}/{len(futures)} ({time.monotonic() - start:.1f}s)",
-                      end="", file=sys.stderr, flush=True)
-    if progress and futures:
-        print(file=sys.stderr)
+    workers = workers or os.cpu_count() or 1
+    for row, item_id, verdict, error in _run(root, todo, workers, progress):
+        if error is None:
+            masks[row] = mask_path(item_id)
+            verdicts[item_id] = verdict
+        else:
+            failed[item_id] = error
+    if todo or set(known) != set(verdicts):
+        _save_confidence(root, verdicts)
 
     old = [m if isinstance(m, str) else None for m in items.get("mask", [None] * len(items))]
     if "mask" not in items.columns or old != masks:
         items["mask"] = pd.Series(masks, index=items.index, dtype=object)
         catalog.items = items
         catalog = save_catalog(catalog, root)
-    catalog.mask_report = {"computed": len(todo) - len(failed), "reused": reused, "failed": failed}
+    flagged = {i: v[2] for i, v in verdicts.items() if v[2]}
+    catalog.mask_report = {"computed": len(todo) - len(failed), "reused": reused, "failed": failed,
+                           "flagged": flagged}
     return catalog
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m fashion_tf.data.masks",
-        description="Compute and cache the foreground masks of a catalog (masks/<item_id>.png).")
+        description="Compute, cache and judge the foreground masks of a catalog (masks/<item_id>.png, "
+                    "masks/confidence.json).")
     parser.add_argument("--catalog", required=True, help="catalog directory (holds items.parquet)")
-    parser.add_argument("--workers", type=int, default=None, help="threads (default: CPU count)")
+    parser.add_argument("--workers", type=int, default=None, help="worker processes (default: CPU count)")
     parser.add_argument("--force", action="store_true", help="recompute existing masks")
+    parser.add_argument("--review", default=None, metavar="PNG",
+                        help="also draw the images with their masks and confidences, lowest first")
+    parser.add_argument("--review-count", type=int, default=48, help="images on the review sheet")
     args = parser.parse_args(argv)
     catalog = ensure_masks(args.catalog, workers=args.workers, force=args.force, progress=True)
     report = catalog.mask_report
     for item_id, reason in list(report["failed"].items())[:10]:
         print(f"failed {item_id}: {reason}", file=sys.stderr)
+    total = len(catalog.items)
+    flagged = report["flagged"]
     print(f"masks: computed {report['computed']}, reused {report['reused']}, "
           f"failed {len(report['failed'])} -> {Path(args.catalog) / schema.MASKS_DIR}")
+    examples = ", ".join(f"{k} ({v})" for k, v in list(flagged.items())[:3])
+    print(f"{len(flagged)} of {total} items have no usable mask (never pasted on a background)"
+          + (f", e.g. {examples}" if flagged else ""))
+    if args.review:
+        from fashion_tf.data.mask_review import draw_review
+
+        path = draw_review(args.catalog, args.review, count=args.review_count)
+        print(f"review sheet: {path}")
     return 0
 
 

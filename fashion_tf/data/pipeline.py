@@ -68,14 +68,30 @@ AUGMENTATIONS = ("none", "standard", "heavy")
 
 @dataclass
 class PipelineReport:
-    """What a pipeline left out or patched up. ``skipped``: absolute path -> reason."""
+    """What a pipeline left out or patched up.
+
+    ``skipped``: absolute path -> reason (unreadable images, left out);
+    ``unusable_masks``: item_id -> reason (flagged masks: the item trains as itself but
+    is never pasted on a background); ``masked_items``: items whose mask was looked at.
+    """
 
     skipped: dict[str, str] = field(default_factory=dict)
     num_images: int = 0
     notes: list[str] = field(default_factory=list)
+    unusable_masks: dict[str, str] = field(default_factory=dict)
+    masked_items: int = 0
 
     def summary(self) -> str:
-        return f"{self.num_images - len(self.skipped)} of {self.num_images} images usable, {len(self.skipped)} skipped"
+        text = f"{self.num_images - len(self.skipped)} of {self.num_images} images usable, {len(self.skipped)} skipped"
+        if self.masked_items:
+            text += f"; {self.mask_summary()}"
+        return text
+
+    def mask_summary(self, examples: int = 3) -> str:
+        """E.g. "12 of 560 items have no usable mask (never pasted on a background), e.g. ..."."""
+        shown = ", ".join(f"{k} ({v})" for k, v in list(self.unusable_masks.items())[:examples])
+        return (f"{len(self.unusable_masks)} of {self.masked_items} items have no usable mask "
+                f"(never pasted on a background)" + (f", e.g. {shown}" if shown else ""))
 
 
 def multi_hot(labels_lists: Sequence[Sequence[str]], vocabulary: Sequence[str]) -> np.ndarray:
@@ -98,20 +114,32 @@ def _as_catalog(catalog):
     return load_catalog(catalog)
 
 
-def _mask_paths(catalog, items: pd.DataFrame) -> list[str]:
-    """Absolute mask path per row ("" = no mask), computing missing masks on demand."""
-    from fashion_tf.data.masks import ensure_masks
+def _mask_paths(catalog, items: pd.DataFrame, report: PipelineReport | None = None) -> list[str]:
+    """Absolute mask path per row ("" = not pasted), computing missing masks on demand.
+
+    Masks that ``masks/confidence.json`` flags (low confidence, too small or too large)
+    come back as "": such an item is never pasted on a background. They are counted in
+    ``report``.
+    """
+    from fashion_tf.data.masks import ensure_masks, usable_masks
 
     def column() -> list[str]:
         values = items["mask"] if "mask" in items.columns else pd.Series([None] * len(items), index=items.index)
         return [str(Path(catalog.root) / v) if isinstance(v, str) and v else "" for v in values]
 
     paths = column()
-    if all(p and os.path.exists(p) for p in paths):
-        return paths
-    by_id = ensure_masks(catalog.root).items.set_index("item_id")["mask"]
-    items = items.assign(mask=[by_id.get(i) for i in items["item_id"]])
-    return [p if p and os.path.exists(p) else "" for p in column()]
+    if not all(p and os.path.exists(p) for p in paths):
+        by_id = ensure_masks(catalog.root).items.set_index("item_id")["mask"]
+        items = items.assign(mask=[by_id.get(i) for i in items["item_id"]])
+        paths = [p if p and os.path.exists(p) else "" for p in column()]
+    ids = [str(i) for i in items["item_id"]]
+    _, flagged = usable_masks(catalog.root, [i for i, p in zip(ids, paths) if p])
+    if report is not None:
+        report.masked_items += len(ids)
+        report.unusable_masks.update(flagged)
+        if flagged:
+            logger.warning("%s: %s", catalog.root, report.mask_summary())
+    return ["" if i in flagged else p for i, p in zip(ids, paths)]
 
 
 def default_background_files() -> list[str]:
@@ -231,7 +259,7 @@ def make_dataset(
     use_background = training and background_p > 0
     use_standard = training and augmentation != "none"
     augmented = use_background or use_standard
-    mask_paths = _mask_paths(catalog, items) if use_background else [""] * len(paths)
+    mask_paths = _mask_paths(catalog, items, report) if use_background else [""] * len(paths)
     mask_checked = _check_masks(mask_paths, cache_file, report) if use_background else {}
     mask_paths = [m if m in mask_checked else "" for m in mask_paths]
     labels = multi_hot(list(items["labels"]), vocabulary)

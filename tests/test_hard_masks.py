@@ -1,0 +1,156 @@
+"""Masks on hard product photos, flagged masks never pasted, review sheet, workers (paper 3.1)."""
+from __future__ import annotations
+
+import functools
+import shutil
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+import fashion_tf  # noqa: F401  (before TensorFlow)
+from fashion_tf.data import hard_photos, mask_review, masks, schema
+from fashion_tf.data.pipeline import PipelineReport, make_dataset
+
+
+def iou(a: np.ndarray, b: np.ndarray) -> float:
+    a, b = a > 0, b > 0
+    return float((a & b).sum() / max(1, (a | b).sum()))
+
+
+@functools.lru_cache(maxsize=None)
+def graded(case: str) -> tuple[list[float], list[bool]]:
+    """IoU against the drawn silhouette and usable/flagged, for the 30 photos of a case
+    that the README's table reports (seed 7, 128 px)."""
+    images, truths = hard_photos.hard_set(case, 30, seed=7, size=128)
+    assert images[0].shape == (128, 128, 3) and truths[0].shape == (128, 128)
+    results = [masks.estimate_mask(image) for image in images]
+    return [iou(r.mask, t) for r, t in zip(results, truths)], [r.usable for r in results]
+
+
+@pytest.mark.parametrize("case", hard_photos.CASES)
+def test_hard_case_mean_iou(case):
+    scores, _ = graded(case)
+    assert np.mean(scores) >= 0.85, scores
+
+
+@pytest.mark.parametrize("case", [
+    pytest.param(c, marks=pytest.mark.xfail(strict=True, reason="known gap: white items on the light centre of a "
+                                                                "vignetted backdrop keep a small part, confidence ~0.7"))
+    if c == "studio_gradient" else c for c in hard_photos.CASES])
+def test_no_used_mask_below_half_iou(case):
+    """A mask that is not flagged is never below IoU 0.5."""
+    scores, usable = graded(case)
+    assert [s for s, u in zip(scores, usable) if u and s < 0.5] == []
+
+
+def test_hard_photos_are_hard_for_a_colour_threshold():
+    """The cases differ from the demo drawings where it matters: a light garment is
+    within a few Lab units of its backdrop, a cut garment reaches the frame."""
+    light, truth = hard_photos.hard_photo("light_on_white", np.random.default_rng(0), 96)
+    lab = cv2.cvtColor(light, cv2.COLOR_RGB2Lab).astype(float)
+    inside, outside = lab[truth > 0].mean(axis=0), lab[:4].reshape(-1, 3).mean(axis=0)
+    assert np.linalg.norm(inside - outside) < 40
+    _, cut = hard_photos.hard_photo("cut_by_frame", np.random.default_rng(1), 96)
+    frame = np.concatenate([cut[0], cut[-1], cut[:, 0], cut[:, -1]])
+    assert 0 < (frame > 0).mean() < 1
+    with pytest.raises(ValueError, match="unknown hard case"):
+        hard_photos.hard_photo("foggy", np.random.default_rng(0))
+
+
+@pytest.fixture(scope="module")
+def hard_catalog(tmp_path_factory) -> Path:
+    """One photo per hard case plus a blank photo (no item: its mask is flagged)."""
+    import pandas as pd
+
+    root = hard_photos.write_hard_catalog(tmp_path_factory.mktemp("hard"), per_case=1, seed=5, size=96)
+    cv2.imwrite(str(root / schema.IMAGES_DIR / "blank.png"), np.full((96, 96, 3), 238, np.uint8))
+    items = pd.read_parquet(root / schema.ITEMS_FILE)
+    blank = {"item_id": "blank", "image": "images/blank.png", "category": "hard", "title": "blank",
+             "labels": ["blank"], "split": "train", "domain": "shop"}
+    pd.concat([items, pd.DataFrame([blank])], ignore_index=True).to_parquet(root / schema.ITEMS_FILE)
+    masks.ensure_masks(root, workers=1)
+    return root
+
+
+def test_flagged_mask_is_never_pasted_and_is_reported(hard_catalog):
+    verdicts = masks.load_confidence(hard_catalog)
+    assert verdicts["blank"][2] and "covers" in verdicts["blank"][2]
+    vocabulary = list(hard_photos.CASES) + ["blank"]
+    common = dict(image_size=64, batch_size=16, vocabulary=vocabulary, training=True, augmentation="standard",
+                  seed=3, with_ids=True)
+    report = PipelineReport()
+    pasted = next(iter(make_dataset(hard_catalog, "train", background_p=1.0, report=report, **common)))
+    plain = next(iter(make_dataset(hard_catalog, "train", background_p=0.0, **common)))
+    by_id = {i.decode(): k for k, i in enumerate(pasted[2].numpy())}
+    plain_by_id = {i.decode(): k for k, i in enumerate(plain[2].numpy())}
+    assert set(by_id) == set(plain_by_id) == {f"{c}_000" for c in hard_photos.CASES} | {"blank"}
+    with_bg, without = pasted[0].numpy(), plain[0].numpy()
+    # The flagged item: exactly the plain augmentation, no background.
+    np.testing.assert_allclose(with_bg[by_id["blank"]], without[plain_by_id["blank"]], atol=1e-3)
+    # Items with usable masks were pasted (p=1): their pixels changed.
+    usable = [i for i in by_id if i != "blank" and not verdicts[i][2]]
+    assert usable
+    for item_id in usable:
+        assert np.abs(with_bg[by_id[item_id]] - without[plain_by_id[item_id]]).mean() > 5.0
+    assert report.masked_items == 7 and "blank" in report.unusable_masks
+    assert f"{len(report.unusable_masks)} of 7 items have no usable mask" in report.summary()
+    assert "blank (mask covers" in report.summary()
+
+
+def test_review_sheet_lowest_confidence_first(hard_catalog, tmp_path, capsys):
+    out = tmp_path / "review.png"
+    assert masks.main(["--catalog", str(hard_catalog), "--review", str(out), "--review-count", "7"]) == 0
+    printed = capsys.readouterr().out
+    assert "items have no usable mask" in printed and f"review sheet: {out}" in printed
+    sheet = cv2.cvtColor(cv2.imread(str(out)), cv2.COLOR_BGR2RGB)
+    tile_w, tile_h = mask_review.TILE + 4, mask_review.TILE + mask_review.CAPTION + 4
+    assert sheet.shape == (tile_h, 8 * tile_w, 3)
+    first_caption = sheet[mask_review.TILE + 2:tile_h, :tile_w]
+    last_caption = sheet[mask_review.TILE + 2:tile_h, 6 * tile_w:7 * tile_w]
+    red = np.all(np.abs(first_caption.astype(int) - mask_review.FLAGGED) < 40, axis=-1)
+    green = np.all(np.abs(last_caption.astype(int) - mask_review.USED) < 40, axis=-1)
+    assert red.sum() > 10 and green.sum() > 10  # flagged blank first, a used mask last
+
+
+def test_worker_processes_give_the_same_masks(hard_catalog, tmp_path, monkeypatch):
+    """Worker processes compute the same masks as the main process (up to floating-point
+    noise of multi-threaded BLAS in the backdrop fit)."""
+    copy = tmp_path / "hard"
+    shutil.copytree(hard_catalog, copy)
+    monkeypatch.setattr(masks, "PARALLEL_MIN", 1)
+    report = masks.ensure_masks(copy, workers=2, force=True).mask_report
+    assert report["computed"] == 7 and "blank" in report["flagged"]
+    here, there = masks.load_confidence(hard_catalog), masks.load_confidence(copy)
+    assert sorted(here) == sorted(there)
+    for item_id in here:
+        assert there[item_id][0] == pytest.approx(here[item_id][0], abs=0.05), item_id
+        found = cv2.imread(str(copy / schema.MASKS_DIR / f"{item_id}.png"), cv2.IMREAD_GRAYSCALE)
+        before = cv2.imread(str(hard_catalog / schema.MASKS_DIR / f"{item_id}.png"), cv2.IMREAD_GRAYSCALE)
+        assert np.array_equal(found, before) or iou(found, before) >= 0.97, item_id
+
+
+def test_ablation_summary_calls_out_only_separated_differences():
+    """tools/background_ablation.py: mean +- std per setting; a difference counts only
+    when the two intervals do not overlap."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("background_ablation",
+                                                  Path(__file__).parents[1] / "tools" / "background_ablation.py")
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+
+    def result(recall10, iou):
+        return {"street_to_shop": {"recall@1": 0.0, "recall@10": recall10, "recall@20": 0.3,
+                                   "category_precision@10": 0.4, "colour_precision@10": 0.3},
+                "in_shop": {"category_precision@10": 0.9}, "multilabel": {"iou": iou}}
+
+    runs = {"p=0.5": [result(0.14, 0.50), result(0.16, 0.58)], "p=0": [result(0.04, 0.52), result(0.06, 0.60)]}
+    table = tool.summarise(runs)
+    recall = table["street recall@10"]
+    assert recall["p=0.5"]["mean"] == pytest.approx(0.15) and recall["p=0.5"]["std"] == pytest.approx(0.01414, abs=1e-4)
+    assert recall["difference"]["mean"] == pytest.approx(0.10) and recall["difference"]["separated"]
+    assert not table["test IoU"]["difference"]["separated"]  # -0.02 within a spread of 0.11
+    text = tool.format_summary(table, ["p=0.5", "p=0"])
+    assert "0.150 +- 0.014" in text and "(within spread)" in text.splitlines()[-1]

@@ -36,7 +36,9 @@ def test_same_seed_gives_identical_bytes(shops):
     # Everything the tables point to was written.
     assert sum(name.startswith("images/") for name in a) == SMALL["items"]
     assert sum(name.startswith("true_masks/") for name in a) == SMALL["items"]
-    assert sum(name.startswith("masks/") for name in a) == SMALL["items"]
+    assert sum(name.startswith("masks/") and name.endswith(".png") for name in a) == SMALL["items"]
+    # ... and each mask's confidence beside them (never-paste decisions are reproducible too).
+    assert "masks/confidence.json" in a
 
 
 def test_different_seed_gives_a_different_shop(shops):

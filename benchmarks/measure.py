@@ -45,18 +45,20 @@ def log(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
-def timed(fn: Callable[[], Any], work: float = 1.0, min_seconds: float = 0.0) -> Callable[[], dict]:
+def timed(fn: Callable[[], Any], work: float = 1.0, min_seconds: float = 0.0,
+          clock: Callable[[], float] = time.perf_counter) -> Callable[[], dict]:
     """A method measuring ``work / seconds`` of ``fn`` (e.g. queries/s, images/s).
 
     ``fn`` is called at least once and again until ``min_seconds`` have passed, so that a
     fast method is not timed over a few milliseconds (timer and scheduler noise).
+    ``clock`` is replaceable so the loop's arithmetic can be checked without real time.
     """
     def measure() -> dict:
-        calls, start = 0, time.perf_counter()
+        calls, start = 0, clock()
         while True:
             fn()
             calls += 1
-            elapsed = time.perf_counter() - start
+            elapsed = clock() - start
             if elapsed >= min_seconds:
                 return {"value": calls * work / elapsed, "seconds": elapsed, "calls": calls}
 

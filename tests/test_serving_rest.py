@@ -4,6 +4,7 @@ JSON and HTTP statuses), and concurrent gRPC + REST requests sharing batches."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import threading
 import time
 
@@ -24,14 +25,20 @@ def b64(image: bytes) -> dict:
     return {"b64": base64.b64encode(image).decode()}
 
 
-def start(repository, name: str, batching: str):
+@contextlib.contextmanager
+def serving(repository, name: str, batching: str, timeout: float):
+    """A started server (gRPC + REST, batching as given): yields its client and REST model URL."""
     params = repository / f"{name}.txt"
     params.write_text(batching)
     rest_port = free_port()
     process, target = server_process.start_server(
         MODEL, repository / f"{name}.log", "--model_name", MODEL, "--model_base_path", str(repository / MODEL),
         "--rest_api_port", str(rest_port), "--enable_batching", "--batching_parameters_file", str(params))
-    return process, target, f"http://127.0.0.1:{rest_port}/v1/models/{MODEL}"
+    try:
+        with Client(target, timeout=timeout, model=MODEL) as client:
+            yield client, f"http://127.0.0.1:{rest_port}/v1/models/{MODEL}"
+    finally:
+        stop_server(process)
 
 
 @pytest.fixture(scope="module")
@@ -44,14 +51,9 @@ def repository(tmp_path_factory):
 @pytest.fixture(scope="module")
 def server(repository):
     # Batches of up to 16 images; a request waits up to 50 ms for others to join.
-    process, target, url = start(repository, "server", "max_batch_size { value: 16 } "
-                                 "batch_timeout_micros { value: 50000 } num_batch_threads { value: 2 } "
-                                 "max_enqueued_batches { value: 10 }")
-    try:
-        with Client(target, timeout=30.0, model=MODEL) as client:
-            yield client, url
-    finally:
-        stop_server(process)
+    with serving(repository, "server", "max_batch_size { value: 16 } batch_timeout_micros { value: 50000 } "
+                 "num_batch_threads { value: 2 } max_enqueued_batches { value: 10 }", timeout=30.0) as running:
+        yield running
 
 
 def test_status_and_metadata(server):
@@ -158,34 +160,29 @@ def test_concurrent_grpc_and_rest_requests_share_batches(server):
 
 def test_full_batch_queue_is_unavailable_over_grpc_and_503_over_rest(repository):
     """One waiting batch at most: a request that needs a second one is refused at once."""
-    process, target, url = start(repository, "full", "max_batch_size { value: 2 } "
-                                 "batch_timeout_micros { value: 30000000 } num_batch_threads { value: 1 } "
-                                 "max_enqueued_batches { value: 1 }")
-    try:
-        with Client(target, timeout=60.0, model=MODEL) as client:
-            for first, second in (("rest", "grpc"), ("grpc", "rest")):
-                done = {}
+    with serving(repository, "full", "max_batch_size { value: 2 } batch_timeout_micros { value: 30000000 } "
+                 "num_batch_threads { value: 1 } max_enqueued_batches { value: 1 }", timeout=60.0) as (client, url):
+        for first, second in (("rest", "grpc"), ("grpc", "rest")):
+            done = {}
 
-                def waiting(first=first, done=done):  # opens a batch that waits for a second image
-                    if first == "rest":
-                        done["status"] = http_json("POST", f"{url}:predict", {"instances": [b64(IMAGES[0])]})[0]
-                    else:
-                        done["status"] = 200 if client.embed([IMAGES[0]]).shape == (1, 16) else 0
-
-                thread = threading.Thread(target=waiting)
-                thread.start()
-                time.sleep(2.0)  # let it reach the batch queue
-                # Two more images do not fit that batch; the queue already holds one batch.
-                if second == "grpc":
-                    with pytest.raises(UnavailableError, match="batch scheduling queue .* is full"):
-                        client.embed(IMAGES[1:3])
+            def waiting(first=first, done=done):  # opens a batch that waits for a second image
+                if first == "rest":
+                    done["status"] = http_json("POST", f"{url}:predict", {"instances": [b64(IMAGES[0])]})[0]
                 else:
-                    status, answer = http_json("POST", f"{url}:predict", {"instances": [b64(i) for i in IMAGES[1:3]]})
-                    assert status == 503 and "queue to which this task was submitted is full" in answer["error"]
-                thread.join(timeout=60)
-                assert done["status"] == 200  # the refused request closed the waiting batch, which then ran
-    finally:
-        stop_server(process)
+                    done["status"] = 200 if client.embed([IMAGES[0]]).shape == (1, 16) else 0
+
+            thread = threading.Thread(target=waiting)
+            thread.start()
+            time.sleep(2.0)  # let it reach the batch queue
+            # Two more images do not fit that batch; the queue already holds one batch.
+            if second == "grpc":
+                with pytest.raises(UnavailableError, match="batch scheduling queue .* is full"):
+                    client.embed(IMAGES[1:3])
+            else:
+                status, answer = http_json("POST", f"{url}:predict", {"instances": [b64(i) for i in IMAGES[1:3]]})
+                assert status == 503 and "queue to which this task was submitted is full" in answer["error"]
+            thread.join(timeout=60)
+            assert done["status"] == 200  # the refused request closed the waiting batch, which then ran
 
 
 def test_rest_client_reads_signatures_predicts_and_raises_typed_errors(server):

@@ -159,6 +159,12 @@ def test_cli_prints_a_summary(tmp_path, capsys):
     assert line.startswith("demo shop: 10 items,") and "2 queries" in line
 
 
+def test_a_shop_without_users_has_no_interactions(tmp_path):
+    demo_shop.generate_demo_shop(tmp_path, items=10, users=0, seed=3, image_size=40)
+    catalog = load_catalog(tmp_path)
+    assert catalog.interactions is None and len(catalog.items) == 10
+
+
 def test_photo_pools_never_share_a_photograph():
     train, query = photos.background_photos("train"), photos.background_photos("query")
     assert len(train) >= 3 and len(query) >= 2

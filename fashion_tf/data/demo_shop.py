@@ -279,7 +279,8 @@ def generate_demo_shop(out, items: int = DEFAULT_ITEMS, users: int = DEFAULT_USE
     table = pd.DataFrame(rows, columns=[c for c in schema.ITEM_COLUMNS if c != "mask"] + list(ATTRIBUTE_COLUMNS))
     table["split"] = _assign_splits(items, split_rng)
 
-    interactions, _ = _users(table, specs, users, user_rng)
+    # A shop without users (users=0) has no interactions table at all, not an empty one.
+    interactions = _users(table, specs, users, user_rng)[0] if users > 0 else None
     photos = background_photos("query")
     queries = []
     for item_id in table.loc[table["split"] == "test", "item_id"]:

@@ -291,6 +291,7 @@ def scenario_corpus(served, image, args):
     from hypothesis import HealthCheck, given, settings
     from server_process import http_json
 
+    from fashion_tf.serving.image_limits import DEFAULT_MAX_REQUEST_PIXELS
     from fashion_tf_client import messages as pb
 
     channel = grpc.insecure_channel(served.target, options=[("grpc.max_send_message_length", -1)])
@@ -316,7 +317,7 @@ def scenario_corpus(served, image, args):
 
     @settings(max_examples=args.corpus, deadline=None, database=None, derandomize=True,
               suppress_health_check=list(HealthCheck))
-    @given(case=malformed_requests(NAME, image, 200))
+    @given(case=malformed_requests(NAME, image, args.catalog_size, DEFAULT_MAX_REQUEST_PIXELS))
     def one(case):
         what, request, expected = case
         try:
@@ -330,7 +331,7 @@ def scenario_corpus(served, image, args):
     for what, body in (("junk JSON", b"{not json"), ("not an object", b"[1, 2]"), ("50 MB body", None)):
         status = http_json("POST", served.rest + ":predict", body)[0] if body else post_declaring(served, 50_000_000)
         check(what, {400: "INVALID_ARGUMENT", 404: "NOT_FOUND", 429: "RESOURCE_EXHAUSTED"}.get(status, str(status)),
-              ("INVALID_ARGUMENT",))
+              ("RESOURCE_EXHAUSTED",) if body is None else ("INVALID_ARGUMENT",))
     channel.close()
     after = rss_mb(served.process.pid)
     return {"requests": sum(counts.values()), "answers_by_code": counts, "unexpected": len(wrong),
@@ -349,6 +350,7 @@ def main(argv=None) -> int:
     parser.add_argument("--only", default="", help="comma-separated scenarios to rerun; the others are kept "
                                                    "from the existing --out file")
     args = parser.parse_args(argv)
+    args.catalog_size = 200
 
     import fashion_tf  # noqa: F401  (before TensorFlow)
     from serving_fixtures import build_fixture_model, png_bytes

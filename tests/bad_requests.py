@@ -62,9 +62,11 @@ def tensor(value, dtype=None):
     return make_tensor_proto(np.asarray(value, dtype=dtype) if dtype is not None else value)
 
 
-def malformed_requests(model: str, good_image: bytes, catalog_size: int):
+def malformed_requests(model: str, good_image: bytes, catalog_size: int, max_request_pixels: int):
     """Hypothesis strategy of (what, PredictRequest, expected status names) for requests a
-    server must refuse (an empty batch may also be answered with zero rows)."""
+    server must refuse (an empty batch may also be answered with zero rows);
+    ``max_request_pixels``: the server's --max_request_pixels, which batches of medium
+    images exceed together."""
     images = lambda batch: tensor(np.array(batch, dtype=object))  # noqa: E731
 
     def request(inputs, signature="serving_default", name=model, version=None):
@@ -77,7 +79,7 @@ def malformed_requests(model: str, good_image: bytes, catalog_size: int):
             message.inputs[key].CopyFrom(value)
         return message
 
-    invalid, not_found = ("INVALID_ARGUMENT",), ("NOT_FOUND",)
+    invalid, not_found, exhausted = ("INVALID_ARGUMENT",), ("NOT_FOUND",), ("RESOURCE_EXHAUSTED",)
     junk = st.binary(min_size=0, max_size=300)
     # Cut inside the image data (the last 12 bytes are the IEND chunk): never decodable.
     truncated = st.integers(1, max(1, len(good_image) - 13)).map(lambda n: good_image[:n])
@@ -87,12 +89,18 @@ def malformed_requests(model: str, good_image: bytes, catalog_size: int):
         bomb_side.map(lambda s: bmp_declaring(s, s)), st.integers(5000, 16384).map(lambda s: webp_declaring(s, s)),
         st.just(png_bomb(6000, 6000)),
     )
+    # Medium images, each under the per-image limit (4096 x 4096), as many as it takes to
+    # go over the request's limit together.
+    medium = st.integers(1500, 4096).map(
+        lambda side: [jpeg_declaring(side, side, i) for i in range(max_request_pixels // (side * side) + 1)])
     return st.one_of(
         junk.map(lambda b: ("random bytes", request({"images": images([b])}), invalid)),
         truncated.map(lambda b: ("truncated image", request({"images": images([good_image, b])}), invalid)),
-        bombs.map(lambda b: ("bomb header", request({"images": images([b])}), invalid)),
+        bombs.map(lambda b: ("bomb header", request({"images": images([b])}), exhausted)),
         bombs.map(lambda b: ("bomb header (similar)",
-                             request({"images": images([b]), "k": tensor(np.int32(1))}, "similar"), invalid)),
+                             request({"images": images([b]), "k": tensor(np.int32(1))}, "similar"), exhausted)),
+        medium.map(lambda batch: ("medium images over the request's pixels", request({"images": images(batch)}),
+                                  exhausted)),
         st.sampled_from([np.float32, np.int64, np.uint8]).map(
             lambda d: ("wrong dtype", request({"images": tensor(np.zeros(2, d))}), invalid)),
         st.integers(2, 4).map(lambda r: ("wrong rank",

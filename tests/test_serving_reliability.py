@@ -28,7 +28,7 @@ from hypothesis import HealthCheck, given, settings
 from server_process import free_port, http_json, stop_server
 from serving_fixtures import build_fixture_model, png_bytes
 
-from fashion_tf.serving.image_limits import DEFAULT_MAX_IMAGE_PIXELS, declared_size
+from fashion_tf.serving.image_limits import DEFAULT_MAX_IMAGE_PIXELS, DEFAULT_MAX_REQUEST_PIXELS, declared_size
 from fashion_tf.serving.model_manager import (
     check_model_name,
     read_model_config,
@@ -39,6 +39,7 @@ from fashion_tf_client import (
     Client,
     InvalidArgumentError,
     NotFoundError,
+    ResourceExhaustedError,
     RetryPolicy,
     UnavailableError,
 )
@@ -48,6 +49,7 @@ from fashion_tf_client.rest import RestClient
 MODEL = "fx"
 CATALOG = 24
 MAX_REQUEST_BYTES = 1_000_000
+MAX_REQUEST_PIXELS = 30_000_000  # under the default, over the per-image limit: both limits are tried
 IMAGE = png_bytes(0)
 
 
@@ -58,7 +60,7 @@ def server(tmp_path_factory):
     build_fixture_model(root / MODEL / "1", seed=0, num_items=CATALOG)
     rest_port = free_port()
     args = ("--model_name", MODEL, "--model_base_path", str(root / MODEL), "--rest_api_port", str(rest_port),
-            "--max_request_bytes", str(MAX_REQUEST_BYTES))
+            "--max_request_bytes", str(MAX_REQUEST_BYTES), "--max_request_pixels", str(MAX_REQUEST_PIXELS))
     process, target = server_process.start_server(MODEL, root / "server.log", *args)
     state = {"process": process, "target": target, "args": args, "log": root / "server.log",
              "rest": f"http://127.0.0.1:{rest_port}/v1/models/{MODEL}"}
@@ -128,18 +130,35 @@ def test_bombs_are_refused_before_decoding_on_every_image_signature(server):
         for call in (lambda: client.embed(bomb), lambda: client.similar(bomb, k=3),
                      lambda: client.embed([IMAGE, jpeg_declaring(20000, 20000)]),
                      lambda: client.labels(gif_declaring(65535, 65535))):
-            with pytest.raises(InvalidArgumentError, match=r"declares \d+ x \d+ = \d+ pixels, over the limit of "
-                                                           f"{DEFAULT_MAX_IMAGE_PIXELS}"):
+            with pytest.raises(ResourceExhaustedError, match=r"declares \d+ x \d+ = \d+ pixels, over the limit of "
+                                                             f"{DEFAULT_MAX_IMAGE_PIXELS}"):
                 call()
         status, body = http_json("POST", server["rest"] + ":predict",
                                  {"signature_name": "similar", "inputs": {"images": [b64(bomb)], "k": 3}})
-        assert status == 400 and "PNG header declares 20000 x 20000" in body["error"]
+        assert status == 429 and "PNG header declares 20000 x 20000" in body["error"]
         growth = rss_bytes(server["process"].pid) - before
         assert growth < 150 * 2**20, f"server memory grew by {growth / 2**20:.0f} MB"
         assert client.embed(IMAGE).shape == (16,)
 
 
+def test_many_medium_images_in_one_request_are_refused_together(server):
+    """Eight 4 MP headers (each under --max_image_pixels) declare 32 MP together: over the
+    request's --max_request_pixels, refused before any is decoded; seven (28 MP) are
+    decoded and answered (libjpeg fills what the rewritten JPEGs lack)."""
+    assert MAX_REQUEST_PIXELS < DEFAULT_MAX_REQUEST_PIXELS and 2000 * 2000 < DEFAULT_MAX_IMAGE_PIXELS
+    medium = [jpeg_declaring(2000, 2000, seed) for seed in range(8)]
+    with Client(server["target"], timeout=60, model=MODEL) as client:
+        with pytest.raises(ResourceExhaustedError, match=r"request's 8 images declare 32000000 pixels in all, "
+                                                         r"over the limit of 30000000 per request \(--max_request_pixels"):
+            client.embed(medium)
+        assert client.embed(medium[:7]).shape == (7, 16)
+        status, body = http_json("POST", server["rest"] + ":predict", {"instances": [b64(m) for m in medium]})
+        assert status == 429 and "--max_request_pixels" in body["error"]
+        assert client.embed([IMAGE] * 3).shape == (3, 16)
+
+
 def test_rest_body_over_the_limit_is_refused_without_being_read(server):
+    """RESOURCE_EXHAUSTED (HTTP 429, TF Serving's status for it), before the body is read."""
     host, port = server["rest"].split("//")[1].split("/")[0].split(":")
     path = server["rest"].split(port, 1)[1] + ":predict"
     with socket.create_connection((host, int(port)), timeout=30) as sock:
@@ -147,7 +166,7 @@ def test_rest_body_over_the_limit_is_refused_without_being_read(server):
         sock.sendall(f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
                      f"Content-Length: {50_000_000}\r\n\r\n".encode() + b'{"inputs":')
         answer = read_response(sock)
-    assert answer.startswith("HTTP/1.1 400") and "request of 50000000 bytes exceeds the limit" in answer
+    assert answer.startswith("HTTP/1.1 429") and "request of 50000000 bytes exceeds the limit" in answer
     # A chunked body (no Content-Length) is cut off once it streams past the limit.
     with socket.create_connection((host, int(port)), timeout=30) as sock:
         sock.sendall(f"POST {path} HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n".encode())
@@ -155,7 +174,7 @@ def test_rest_body_over_the_limit_is_refused_without_being_read(server):
         for _ in range(MAX_REQUEST_BYTES // len(piece) + 2):
             sock.sendall(b"%x\r\n" % len(piece) + piece + b"\r\n")
         answer = read_response(sock)
-    assert answer.startswith("HTTP/1.1 400") and f"exceeds the limit of {MAX_REQUEST_BYTES} bytes" in answer
+    assert answer.startswith("HTTP/1.1 429") and f"exceeds the limit of {MAX_REQUEST_BYTES} bytes" in answer
 
 
 # -- exposure ------------------------------------------------------------------------
@@ -197,7 +216,7 @@ def test_version_directories_cannot_be_symlinks_out_of_the_base_path(tmp_path):
 
 # -- malformed requests --------------------------------------------------------------
 @settings(max_examples=60, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
-@given(case=malformed_requests(MODEL, IMAGE, CATALOG))
+@given(case=malformed_requests(MODEL, IMAGE, CATALOG, MAX_REQUEST_PIXELS))
 def test_malformed_requests_are_refused_and_the_server_keeps_answering(server, case):
     what, request, expected = case
     with grpc.insecure_channel(server["target"]) as channel:

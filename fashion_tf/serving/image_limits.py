@@ -18,6 +18,11 @@ Headers read, for the formats ``tf.io.decode_image`` accepts:
 Bytes in none of these formats pass through: the graph's decoder refuses them with
 "Unknown image file format", and a header too short to read is left to it too (it
 cannot allocate what it cannot read either).
+
+Two limits, both answered RESOURCE_EXHAUSTED (HTTP 429) -- the request is well formed,
+it asks for more memory than the server grants: ``--max_image_pixels`` per image, and
+``--max_request_pixels`` for all the images of one request together, so a batch of many
+medium images (each under the first limit) cannot add up to gigabytes either.
 """
 from __future__ import annotations
 
@@ -27,6 +32,9 @@ import grpc
 import numpy as np
 
 DEFAULT_MAX_IMAGE_PIXELS = 4096 * 4096  # 16.8 MP: a 12 MP phone photo passes, bombs do not
+# 67 MP in one request: 40 product photos of 1.6 MP, or four images at the per-image limit;
+# about 200 MB as decoded RGB bytes.
+DEFAULT_MAX_REQUEST_PIXELS = 4 * DEFAULT_MAX_IMAGE_PIXELS
 
 _SOF_MARKERS = set(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
 
@@ -115,13 +123,13 @@ def is_image_input(key: str, dtype: int) -> bool:
     return dtype == pb.DT_STRING and "image" in key.lower()
 
 
-def check_image_pixels(key: str, array: np.ndarray, max_pixels: int) -> None:
-    """Raise RequestError (INVALID_ARGUMENT) for the first image in ``array`` whose header
-    declares more than ``max_pixels`` pixels; ``max_pixels <= 0`` turns the check off."""
+def check_image_pixels(key: str, array: np.ndarray, max_pixels: int) -> int:
+    """Declared pixels of all the images in ``array`` (their sum); raise RequestError
+    (RESOURCE_EXHAUSTED) for the first image whose header declares more than
+    ``max_pixels`` pixels (``max_pixels <= 0``: no per-image limit)."""
     from fashion_tf.serving.predictor import RequestError
 
-    if max_pixels <= 0:
-        return
+    total = 0
     for index, item in enumerate(np.asarray(array, dtype=object).reshape(-1)):
         if not isinstance(item, (bytes, bytearray)):
             continue
@@ -129,9 +137,23 @@ def check_image_pixels(key: str, array: np.ndarray, max_pixels: int) -> None:
         if found is None or found[1] is None:
             continue
         fmt, (width, height) = found
-        if width * height > max_pixels:
+        if 0 < max_pixels < width * height:
             raise RequestError(
-                grpc.StatusCode.INVALID_ARGUMENT,
+                grpc.StatusCode.RESOURCE_EXHAUSTED,
                 f"input '{key}' image {index}: the {fmt} header declares {width} x {height} = {width * height} "
                 f"pixels, over the limit of {max_pixels} (--max_image_pixels); send a smaller image "
                 "(the model sees it resized anyway)")
+        total += width * height
+    return total
+
+
+def check_request_pixels(total: int, images: int, max_total: int) -> None:
+    """Raise RequestError (RESOURCE_EXHAUSTED) when one request's ``images`` declare
+    ``total`` pixels, more than ``max_total`` (``max_total <= 0``: no limit)."""
+    from fashion_tf.serving.predictor import RequestError
+
+    if 0 < max_total < total:
+        raise RequestError(
+            grpc.StatusCode.RESOURCE_EXHAUSTED,
+            f"the request's {images} images declare {total} pixels in all, over the limit of {max_total} "
+            "per request (--max_request_pixels); send fewer images per request")

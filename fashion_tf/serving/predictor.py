@@ -15,7 +15,13 @@ import grpc
 import numpy as np
 import tensorflow as tf
 
-from fashion_tf.serving.image_limits import DEFAULT_MAX_IMAGE_PIXELS, check_image_pixels, is_image_input
+from fashion_tf.serving.image_limits import (
+    DEFAULT_MAX_IMAGE_PIXELS,
+    DEFAULT_MAX_REQUEST_PIXELS,
+    check_image_pixels,
+    check_request_pixels,
+    is_image_input,
+)
 from fashion_tf.serving.model_manager import LoadedVersion, ModelManager
 from fashion_tf_client import messages as pb
 from fashion_tf_client.tensors import shape_of
@@ -30,6 +36,14 @@ class RequestError(Exception):
     def __init__(self, code: grpc.StatusCode, message: str):
         super().__init__(message)
         self.code, self.message = code, message
+
+
+def request_too_large(size: int, limit: int) -> RequestError:
+    """The answer to a Predict request (gRPC message or REST body) over --max_request_bytes:
+    RESOURCE_EXHAUSTED, as gRPC itself answers a message over its receive limit."""
+    return RequestError(grpc.StatusCode.RESOURCE_EXHAUSTED,
+                        f"request of {size} bytes exceeds the limit of {limit} bytes (--max_request_bytes); "
+                        "send fewer or smaller images per request")
 
 
 def tf_error_message(error: tf.errors.OpError) -> str:
@@ -80,11 +94,14 @@ class Predictor:
     """Predict, metadata and status over a :class:`ModelManager` (``batcher``: optional).
 
     ``max_image_pixels``: images whose header declares more pixels are refused before
-    decoding (:mod:`fashion_tf.serving.image_limits`); 0 turns the check off.
+    decoding; ``max_request_pixels``: the same for the sum over a request's images
+    (:mod:`fashion_tf.serving.image_limits`); 0 turns a check off.
     """
 
-    def __init__(self, manager: ModelManager, batcher=None, max_image_pixels: int = DEFAULT_MAX_IMAGE_PIXELS):
-        self.manager, self.batcher, self.max_image_pixels = manager, batcher, max_image_pixels
+    def __init__(self, manager: ModelManager, batcher=None, max_image_pixels: int = DEFAULT_MAX_IMAGE_PIXELS,
+                 max_request_pixels: int = DEFAULT_MAX_REQUEST_PIXELS):
+        self.manager, self.batcher = manager, batcher
+        self.max_image_pixels, self.max_request_pixels = max_image_pixels, max_request_pixels
 
     def resolve(self, name: str, version: int | None = None, label: str | None = None) -> LoadedVersion:
         try:
@@ -115,10 +132,13 @@ class Predictor:
             raise RequestError(grpc.StatusCode.INVALID_ARGUMENT,
                                f"output_filter names {sorted(unknown)} not in signature '{name}' outputs "
                                f"{sorted(signature.outputs)}")
+        pixels, images = 0, 0
         for key, spec in signature.inputs.items():
             check_input(key, inputs[key], spec)
             if is_image_input(key, spec.dtype):  # every signature that decodes images, gRPC and REST alike
-                check_image_pixels(key, inputs[key], self.max_image_pixels)
+                pixels += check_image_pixels(key, inputs[key], self.max_image_pixels)
+                images += inputs[key].size
+        check_request_pixels(pixels, images, self.max_request_pixels)
         batched = batched_inputs(signature)
         if self.batcher is not None and batched:
             outputs = self.batcher.run(loaded, name, inputs, batched, lambda merged: self.run(loaded, name, merged))

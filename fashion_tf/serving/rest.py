@@ -31,7 +31,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from fashion_tf.serving.predictor import Predictor, RequestError
+from fashion_tf.serving.predictor import Predictor, RequestError, request_too_large
 from fashion_tf.serving.rest_json import inputs_from_json, outputs_to_json, parse_body
 
 _VERSION = r"(?:/versions/(?P<version>\d+)|/labels/(?P<label>[^/:]+))?"
@@ -67,9 +67,7 @@ def create_app(predictor: Predictor, max_request_bytes: int, threads: int = 64) 
             raise RequestError(grpc.StatusCode.UNIMPLEMENTED,
                                f"{match['method']} is not served: fashion_tf models have predict signatures only")
         if len(body) > max_request_bytes:
-            raise RequestError(grpc.StatusCode.INVALID_ARGUMENT,
-                               f"request of {len(body)} bytes exceeds the limit of {max_request_bytes} bytes "
-                               "(--max_request_bytes); send fewer or smaller images per request")
+            raise request_too_large(len(body), max_request_bytes)
         signature_name, fmt, value = parse_body(body)
         version = int(match["version"]) if match["version"] else None
         loaded = predictor.resolve(match["name"], version, match["label"])
@@ -98,9 +96,8 @@ def create_app(predictor: Predictor, max_request_bytes: int, threads: int = 64) 
             return _json({"error": error.message}, HTTP_STATUS.get(error.code, 500))
 
     def too_large(size: int) -> Response:
-        return _json({"error": f"request of {size} bytes exceeds the limit of {max_request_bytes} bytes "
-                               "(--max_request_bytes); send fewer or smaller images per request"},
-                     HTTP_STATUS[grpc.StatusCode.INVALID_ARGUMENT])
+        error = request_too_large(size, max_request_bytes)
+        return _json({"error": error.message}, HTTP_STATUS[error.code])
 
     async def read_body(request: Request) -> bytes | Response:
         """The body, read no further than the limit: a huge body is refused by its

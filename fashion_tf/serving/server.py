@@ -17,11 +17,12 @@ them apart::
 (:mod:`fashion_tf.serving.batching`), and answers UNAVAILABLE (HTTP 503) when the batch
 queue is full.
 Bad requests get INVALID_ARGUMENT with a readable message (wrong dtype or shape, missing
-or unexpected inputs, unknown signature, undecodable image, k out of range, payload over
-``--max_request_bytes``, an image whose header declares more than ``--max_image_pixels``);
-unknown models or versions get NOT_FOUND; the server stays up.
-Payloads even larger than gRPC's receive limit (2 x --max_request_bytes) are refused by
-gRPC itself with RESOURCE_EXHAUSTED, which is what TF Serving answers too. The server binds
+or unexpected inputs, unknown signature, undecodable image, k out of range); requests
+over a limit get RESOURCE_EXHAUSTED (a payload over ``--max_request_bytes``, an image
+whose header declares more than ``--max_image_pixels``, images declaring more than
+``--max_request_pixels`` together), as gRPC itself answers a message over its receive
+limit (2 x --max_request_bytes) and TF Serving does too; unknown models or versions get
+NOT_FOUND; the server stays up. The server binds
 127.0.0.1 unless ``--host`` says otherwise. SIGTERM
 stops accepting calls, lets running ones finish (``--shutdown_grace_seconds``) and exits 0.
 """
@@ -39,9 +40,9 @@ import fashion_tf  # noqa: F401  (before TensorFlow: Keras 2 as tf.keras)
 import grpc
 
 from fashion_tf.serving.batching import Batcher, BatchingParameters
-from fashion_tf.serving.image_limits import DEFAULT_MAX_IMAGE_PIXELS
+from fashion_tf.serving.image_limits import DEFAULT_MAX_IMAGE_PIXELS, DEFAULT_MAX_REQUEST_PIXELS
 from fashion_tf.serving.model_manager import LoadedVersion, ModelManager, ModelSpec, check_model_name, read_model_config
-from fashion_tf.serving.predictor import Predictor, RequestError
+from fashion_tf.serving.predictor import Predictor, RequestError, request_too_large
 from fashion_tf.serving.rest import RestServer
 from fashion_tf_client import messages as pb
 from fashion_tf_client.tensors import dtype_name, make_ndarray, make_tensor_proto
@@ -76,9 +77,7 @@ class Servicer:
     def _predict(self, request):
         size = request.ByteSize()
         if size > self.max_request_bytes:
-            raise RequestError(grpc.StatusCode.INVALID_ARGUMENT,
-                               f"request of {size} bytes exceeds the limit of {self.max_request_bytes} bytes "
-                               "(--max_request_bytes); send fewer or smaller images per request")
+            raise request_too_large(size, self.max_request_bytes)
         loaded = self._resolve(request.model_spec)
         name, signature = self.predictor.signature(loaded, request.model_spec.signature_name)
         inputs = {}
@@ -163,10 +162,13 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--grpc_max_threads", type=int, default=64,
                         help="worker threads for RPCs (with batching: about 2 x max_batch_size, as TF Serving advises)")
     parser.add_argument("--max_request_bytes", type=int, default=DEFAULT_MAX_REQUEST_BYTES,
-                        help="larger Predict requests (gRPC message or REST body) get INVALID_ARGUMENT")
+                        help="larger Predict requests (gRPC message or REST body) get RESOURCE_EXHAUSTED")
     parser.add_argument("--max_image_pixels", type=int, default=DEFAULT_MAX_IMAGE_PIXELS,
-                        help="images whose header declares more pixels (width x height) get INVALID_ARGUMENT "
+                        help="images whose header declares more pixels (width x height) get RESOURCE_EXHAUSTED "
                              "before decoding: decompression bombs never allocate (0: no limit)")
+    parser.add_argument("--max_request_pixels", type=int, default=DEFAULT_MAX_REQUEST_PIXELS,
+                        help="requests whose images declare more pixels together get RESOURCE_EXHAUSTED before "
+                             "decoding: a batch of many medium images cannot add up to gigabytes (0: no limit)")
     parser.add_argument("--shutdown_grace_seconds", type=float, default=10.0)
     args = parser.parse_args(argv)
     if bool(args.model_config_file) == bool(args.model_base_path):
@@ -217,7 +219,7 @@ def main(argv=None) -> int:
     for spec in specs:
         if not manager.models[spec.name].versions:
             log.warning("no servable version of %s yet under %s; polling", spec.name, spec.base_path)
-    predictor = Predictor(manager, batcher, args.max_image_pixels)
+    predictor = Predictor(manager, batcher, args.max_image_pixels, args.max_request_pixels)
     rest = None
     try:
         server, port = build_server(args, predictor)

@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 $(STAMP): setup.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[dev]"
+	$(PY) -m pip install --quiet -e ".[dev,beam]"
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -22,13 +22,14 @@ test: $(STAMP)
 	$(PY) -m pytest -q tests
 
 bench: $(STAMP)
-	$(PY) -m pip install --quiet -e ".[dev,bench]"
+	$(PY) -m pip install --quiet -e ".[dev,beam,bench]"
 	$(PY) benchmarks/pipeline.py
 	$(PY) benchmarks/retrieval.py
 	$(PY) benchmarks/serving.py
 	$(PY) benchmarks/serving_batching.py
 	$(PY) benchmarks/client_import.py
 	$(PY) benchmarks/importers.py
+	$(PY) benchmarks/beam_embed.py
 	$(PY) benchmarks/reliability.py
 
 # load, faults and hostile input against started servers (also part of `make bench`)

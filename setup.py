@@ -38,6 +38,12 @@ setup(
         # playwright drives Debian's chromium (apt-get install chromium) in the web page's browser test.
         "dev": ["pytest>=7", "ruff>=0.4", "playwright==1.65.2", "hypothesis==6.170.17"],
         "bench": ["faiss-cpu==1.15.1", "hnswlib==0.8.0"],
+        # Catalog embedding on Apache Beam (tools/embed_catalog_beam.py). apache-beam 2.77 caps
+        # protobuf < 7, pillow < 13, pyarrow < 26 and python-dateutil < 3, so installing this
+        # extra resolves those four to the newest versions below the caps (docs/design.md, "Stack").
+        # google-crc32c: the CRC32C of TFRecord records that Beam's TFRecord reader checks (a wheel;
+        # apache-beam[tfrecord] would build crcmod from source).
+        "beam": ["apache-beam==2.77.0", "google-crc32c==1.9.0"],
     },
     entry_points={
         "console_scripts": [

@@ -24,7 +24,8 @@ class EmbeddingsFileError(ValueError):
     """An embedding file is missing, malformed or inconsistent."""
 
 
-def _schema(dim: int, fingerprint: str | None) -> pa.Schema:
+def embeddings_schema(dim: int, fingerprint: str | None) -> pa.Schema:
+    """The Arrow schema of an embedding file of dimension ``dim`` made by model ``fingerprint``."""
     return pa.schema(
         [("item_id", pa.string()), ("embedding", pa.list_(pa.float32()))],
         metadata={FINGERPRINT_KEY: (fingerprint or "").encode(), DIM_KEY: str(dim).encode()},
@@ -56,7 +57,7 @@ class EmbeddingsWriter:
         self.dim = int(dim)
         self.rows = 0
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._writer = pq.ParquetWriter(self.path, _schema(self.dim, fingerprint))
+        self._writer = pq.ParquetWriter(self.path, embeddings_schema(self.dim, fingerprint))
 
     def write(self, ids: Sequence[str], vectors: np.ndarray) -> None:
         vectors = _check_vectors(ids, vectors, str(self.path))

@@ -17,10 +17,14 @@ import dataclasses
 from typing import Any
 
 # On a laptop CPU with no --data the demo must finish in minutes while still learning:
-# small images and a short schedule. With a GPU, or real data, the zoo recipe wins.
+# small images and a short schedule whose rate decays to zero by its last epoch (a
+# cosine), so a few epochs end at a low rate instead of waiting for plateaus to cut it.
+# With a GPU, or real data, the zoo recipe wins.
 CPU_DEMO_IMAGE_SIZE = 64
-CPU_DEMO_EPOCHS = 25
+CPU_DEMO_EPOCHS = 10
+CPU_DEMO_LR_SCHEDULE = "cosine"
 OPTIMIZERS = ("adam", "adamw", "sgd")
+LR_SCHEDULES = ("plateau", "cosine")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,8 +45,11 @@ class TrainConfig:
         learning_rate: rate when the backbone starts from pretrained weights.
         scratch_learning_rate: rate when it starts from random weights.
         weight_decay: decoupled weight decay (adamw only).
-        early_stopping_patience: epochs without a better val_loss before stopping; the
-            learning rate is cut after half as many.
+        early_stopping_patience: epochs without a better val_loss before stopping; with
+            the "plateau" schedule the learning rate is cut after half as many.
+        lr_schedule: "plateau" (the rate times 0.3 whenever val_loss has not improved
+            for half the patience) or "cosine" (the rate times 0.5 (1 + cos(pi e / E))
+            in epoch e of E: it falls smoothly to near zero by the last epoch).
         weights: "auto" (ImageNet if available, else scratch), "imagenet" (or fail),
             "none", or a weights-file path.
         loss: the loss the kind's trainer must use (it refuses others).
@@ -65,6 +72,7 @@ class TrainConfig:
     scratch_learning_rate: float = 1e-3
     weight_decay: float = 0.0
     early_stopping_patience: int = 5
+    lr_schedule: str = "plateau"
     weights: str = "auto"
     loss: str = "weighted_multilabel"
     augmentation: str = "standard"
@@ -74,6 +82,8 @@ class TrainConfig:
     def __post_init__(self):
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"optimizer {self.optimizer!r}: expected one of {OPTIMIZERS}")
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise ValueError(f"lr_schedule {self.lr_schedule!r}: expected one of {LR_SCHEDULES}")
         for name in ("epochs", "batch_size", "early_stopping_patience"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
@@ -109,7 +119,7 @@ def config_for(model: str, *, on_gpu: bool | None = None, **overrides: Any) -> T
     """The zoo entry's recipe with ``overrides`` on top (None values mean "not given").
 
     Without ``data`` and without a GPU the demo schedule applies (``CPU_DEMO_IMAGE_SIZE``
-    px, ``CPU_DEMO_EPOCHS`` epochs) unless image size or epochs are given. An explicit
+    px, ``CPU_DEMO_EPOCHS`` epochs, ``CPU_DEMO_LR_SCHEDULE``) unless given. An explicit
     ``learning_rate`` is used whether or not the weights turn out pretrained.
     ``on_gpu``: None looks at the machine.
     """
@@ -131,7 +141,7 @@ def config_for(model: str, *, on_gpu: bool | None = None, **overrides: Any) -> T
     }
     if given.get("data") is None and not on_gpu:
         values.update(image_size=CPU_DEMO_IMAGE_SIZE if entry.default_image_size else None,
-                      epochs=CPU_DEMO_EPOCHS)
+                      epochs=CPU_DEMO_EPOCHS, lr_schedule=CPU_DEMO_LR_SCHEDULE)
     if "learning_rate" in given:
         given.setdefault("scratch_learning_rate", given["learning_rate"])
     values.update(given)

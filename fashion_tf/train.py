@@ -19,7 +19,7 @@ from pathlib import Path
 
 import fashion_tf  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
 from fashion_tf import zoo
-from fashion_tf.config import OPTIMIZERS, TrainConfig, config_for
+from fashion_tf.config import LR_SCHEDULES, OPTIMIZERS, TrainConfig, config_for
 from fashion_tf.models.backbones import WeightsUnavailableError
 
 # Zoo kind -> module with ``train(config: TrainConfig, overwrite: bool) -> Path``.
@@ -47,6 +47,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="auto (ImageNet if available, else from scratch) | imagenet (or fail) | none | PATH")
     parser.add_argument("--background-p", type=float, default=None, help="probability of background augmentation")
     parser.add_argument("--patience", type=int, default=None, help="early stopping patience in epochs")
+    parser.add_argument("--lr-schedule", choices=LR_SCHEDULES, default=None,
+                        help="plateau: cut the rate when val_loss stalls; cosine: decay it to zero by the last "
+                             "epoch (default: plateau, cosine for the CPU demo)")
     parser.add_argument("--out", default=None, help="run directory (default runs/<model>[_scratch])")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--overwrite", action="store_true", help="start over even if --out holds a run")
@@ -71,7 +74,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         args.model, data=args.data, out=args.out, seed=args.seed, epochs=args.epochs, image_size=args.image_size,
         batch_size=args.batch_size, optimizer=args.optimizer, learning_rate=args.learning_rate,
         weights=args.weights, background_p=args.background_p, early_stopping_patience=args.patience,
-        options=options,
+        lr_schedule=args.lr_schedule, options=options,
     )
 
 

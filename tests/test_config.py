@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
+import numpy as np
 import pytest
 import tensorflow as tf
 
@@ -11,6 +12,7 @@ from fashion_tf import zoo
 from fashion_tf.config import (
     CPU_DEMO_EPOCHS,
     CPU_DEMO_IMAGE_SIZE,
+    CPU_DEMO_LR_SCHEDULE,
     TrainConfig,
     config_for,
 )
@@ -73,3 +75,32 @@ def test_run_name_says_scratch():
     assert common.run_name(config, "none") == "v5_scratch"
     assert common.run_name(config, "imagenet") == "v5"
     assert str(common.run_directory(config, "none")) == "runs/v5_scratch"
+
+
+def test_cpu_demo_uses_the_cosine_schedule_and_bad_schedules_are_refused():
+    assert config_for("v5", on_gpu=False).lr_schedule == CPU_DEMO_LR_SCHEDULE == "cosine"
+    assert config_for("v5", on_gpu=True, data="/somewhere").lr_schedule == "plateau"
+    assert config_for("v5", on_gpu=False, lr_schedule="plateau").lr_schedule == "plateau"
+    with pytest.raises(ValueError, match="lr_schedule 'linear'"):
+        config_for("tiny", lr_schedule="linear")
+
+
+def test_cosine_schedule_sets_each_epochs_rate_and_replaces_plateau_cuts(tmp_path):
+    epochs, peak = 4, 0.01
+    config = config_for("tiny", data="/somewhere", epochs=epochs, lr_schedule="cosine")
+    callbacks = common.build_callbacks(tmp_path, common.EpochProgress(32, epochs), config)
+    assert not any(isinstance(c, tf.keras.callbacks.ReduceLROnPlateau) for c in callbacks)
+    schedule = next(c for c in callbacks if isinstance(c, common.CosineSchedule))
+    rates = []
+
+    class Record(tf.keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            rates.append(float(tf.keras.backend.get_value(self.model.optimizer.learning_rate)))
+
+    model = tf.keras.Sequential([tf.keras.Input((3,)), tf.keras.layers.Dense(1)])
+    model.compile(optimizer=tf.keras.optimizers.Adam(peak), loss="mse")
+    x, y = np.ones((32, 3), np.float32), np.zeros((32, 1), np.float32)
+    model.fit(x, y, epochs=epochs, callbacks=[schedule, Record()], verbose=0)
+    expected = [peak * 0.5 * (1 + np.cos(np.pi * e / epochs)) for e in range(epochs)]
+    np.testing.assert_allclose(rates, expected, rtol=1e-5)
+    assert rates[0] == pytest.approx(peak) and rates[-1] < 0.15 * peak

@@ -42,6 +42,22 @@ def main(argv: list[str] | None = None) -> int:
     return 1 if (args.check and stale) else 0
 
 
+def _generator(data: Path) -> dict:
+    """``{"generator_version": N}`` of a demo shop (its COMPLETE marker), else nothing."""
+    from fashion_tf.data.demo_shop import COMPLETE_FILE
+
+    try:
+        return {"generator_version": json.loads((data / COMPLETE_FILE).read_text())["generator_version"]}
+    except (OSError, ValueError, KeyError):
+        return {}
+
+
+def _history_rows(run_dir: Path) -> list[str]:
+    """The epochs history.csv recorded (early stopping may end a run before ``epochs``)."""
+    path = run_dir / "history.csv"
+    return path.read_text().splitlines()[1:] if path.exists() else []
+
+
 def record(run_dir: Path, label: str | None, cards_dir: Path) -> int:
     """Put a run's test metrics, throughput and (if evaluated) retrieval numbers into
     its zoo card's ``measured:`` section under ``label`` (default: the run directory's
@@ -60,8 +76,11 @@ def record(run_dir: Path, label: str | None, cards_dir: Path) -> int:
         label += "_scratch"
     entry = {
         "data": Path(config["data"]).name,
+        **_generator(Path(config["data"])),
         "image_size": config["image_size"],
         "epochs": config["epochs"],
+        "epochs_run": len(_history_rows(run_dir)),
+        "lr_schedule": config.get("lr_schedule", "plateau"),
         "weights_requested": config["weights"],
         "weights_used": used,
         "test": {k: round(v, 4) for k, v in metrics["test"].items() if k in ("iou", "precision", "recall", "f1")},
@@ -76,6 +95,11 @@ def record(run_dir: Path, label: str | None, cards_dir: Path) -> int:
         if result.get("street_to_shop"):
             entry["street_recall"] = {k: round(v, 4) for k, v in result["street_to_shop"].items()
                                       if k.startswith("recall@")}
+    timings = run_dir / "timings.json"  # written by python -m fashion_tf.demo
+    if timings.exists():
+        timed = json.loads(timings.read_text())
+        entry["demo_cpu_seconds"] = {**{k: v["cpu_s"] for k, v in timed["stages"].items()},
+                                     "total": timed["total"]["cpu_s"]}
     name = config["model"]
     measured = (zoo.read_card(name, cards_dir).get("measured") or {}) if (cards_dir / f"{name}.yaml").exists() else {}
     measured[label] = entry

@@ -32,6 +32,7 @@ CLI: ``python -m fashion_tf.data.demo_shop --out DIR --items 800 --users 2000 --
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import shutil
 import sys
@@ -233,17 +234,35 @@ def _parameters(items, users, seed, image_size) -> dict:
             "seed": int(seed), "image_size": int(image_size)}
 
 
+def _stage(timer, name: str):
+    """``timer.stage(name)`` of a ``fashion_tf.stage_timer.StageTimer``, or nothing."""
+    return timer.stage(name) if timer is not None else contextlib.nullcontext()
+
+
 def generate_demo_shop(out, items: int = DEFAULT_ITEMS, users: int = DEFAULT_USERS, seed: int = 0,
-                       image_size: int = 128, progress: bool = False) -> Path:
-    """Generate the demo shop into ``out`` (replacing a previous one); returns the path."""
-    from fashion_tf.data.catalog import save_catalog
-    from fashion_tf.data.labels import label_catalog
+                       image_size: int = 128, progress: bool = False, timer=None) -> Path:
+    """Generate the demo shop into ``out`` (replacing a previous one); returns the path.
+
+    ``timer``: a ``StageTimer`` that gets a "generate shop" and a "masks" stage."""
     from fashion_tf.data.masks import ensure_masks
 
     if items < 1 or users < 0 or image_size < 32:
         raise ValueError(f"demo shop needs items >= 1, users >= 0 and image_size >= 32; "
                          f"got items={items}, users={users}, image_size={image_size}")
-    out = Path(out)
+    with _stage(timer, "generate shop"):
+        out = _draw_shop(Path(out), items, users, seed, image_size, progress)
+    with _stage(timer, "masks"):
+        ensure_masks(out)
+    (out / COMPLETE_FILE).write_text(json.dumps(_parameters(items, users, seed, image_size),
+                                                sort_keys=True) + "\n")
+    return out
+
+
+def _draw_shop(out: Path, items: int, users: int, seed: int, image_size: int, progress: bool) -> Path:
+    """Everything but the masks: images, true masks, tables, labels, street photos."""
+    from fashion_tf.data.catalog import save_catalog
+    from fashion_tf.data.labels import label_catalog
+
     out.mkdir(parents=True, exist_ok=True)
     _clear(out)
     for name in (schema.IMAGES_DIR, schema.TRUE_MASKS_DIR, schema.QUERY_IMAGES_DIR):
@@ -294,9 +313,6 @@ def generate_demo_shop(out, items: int = DEFAULT_ITEMS, users: int = DEFAULT_USE
     save_catalog(table, out, interactions=interactions, queries=queries)
     min_count, final_count = label_thresholds(items)
     label_catalog(out, min_count=min_count, final_count=final_count)
-    ensure_masks(out)
-    (out / COMPLETE_FILE).write_text(json.dumps(_parameters(items, users, seed, image_size),
-                                                sort_keys=True) + "\n")
     return out
 
 
@@ -317,7 +333,7 @@ def default_shop_dir(items: int = DEFAULT_ITEMS, users: int = DEFAULT_USERS, see
 
 
 def ensure_demo_shop(out=None, items: int = DEFAULT_ITEMS, users: int = DEFAULT_USERS, seed: int = 0,
-                     image_size: int = 128, progress: bool = False) -> Path:
+                     image_size: int = 128, progress: bool = False, timer=None) -> Path:
     """The demo shop at ``out`` (default: a folder per parameter set in the cache),
     generated only when it is missing, incomplete or made with other parameters."""
     params = {"items": items, "users": users, "seed": seed, "image_size": image_size}
@@ -325,7 +341,7 @@ def ensure_demo_shop(out=None, items: int = DEFAULT_ITEMS, users: int = DEFAULT_
         out = default_shop_dir(**params)
     if is_complete(out, **params):
         return Path(out)
-    return generate_demo_shop(out, progress=progress, **params)
+    return generate_demo_shop(out, progress=progress, timer=timer, **params)
 
 
 def main(argv=None) -> int:

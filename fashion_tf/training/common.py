@@ -10,6 +10,7 @@ last finished epoch (tf.keras BackupAndRestore) with history.csv appended, not r
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import time
@@ -29,7 +30,7 @@ from fashion_tf.runs import (
 
 # Keys of config.json that must match for a rerun to resume rather than start over.
 RESUME_KEYS = ("model", "image_size", "batch_size", "seed", "data_fingerprint", "background_p",
-               "optimizer", "learning_rate_used", "weights_used")
+               "optimizer", "learning_rate_used", "weights_used", "lr_schedule", "epochs")
 SCRATCH_SUFFIX = "_scratch"
 
 
@@ -87,9 +88,43 @@ class EpochProgress(tf.keras.callbacks.Callback):
         print(f"epoch {epoch + 1}/{self.total_epochs}  {seconds:.1f}s  {rate:.1f} img/s  {shown}", flush=True)
 
 
+def cosine_rate(epoch: int, epochs: int, rate: float) -> float:
+    """The "cosine" schedule's rate in ``epoch`` (0-based) of ``epochs``: ``rate`` in the
+    first epoch, falling as half a cosine period towards zero after the last."""
+    return float(rate) * 0.5 * (1.0 + math.cos(math.pi * epoch / max(1, epochs)))
+
+
+class CosineSchedule(tf.keras.callbacks.Callback):
+    """Sets the rate of epoch e to :func:`cosine_rate` of the compiled (peak) rate.
+
+    The peak is read when Keras attaches the model, before BackupAndRestore puts back a
+    decayed rate on resume, so a resumed run continues the same curve."""
+
+    def __init__(self, epochs: int):
+        super().__init__()
+        self.epochs = int(epochs)
+        self.peak = None
+
+    def set_model(self, model):
+        super().set_model(model)
+        if self.peak is None:
+            self.peak = float(tf.keras.backend.get_value(model.optimizer.learning_rate))
+
+    def on_epoch_begin(self, epoch, logs=None):
+        tf.keras.backend.set_value(self.model.optimizer.learning_rate, cosine_rate(epoch, self.epochs, self.peak))
+
+
+def _schedule_callback(config: TrainConfig, patience: int) -> tf.keras.callbacks.Callback:
+    """The learning-rate callback of ``config.lr_schedule``."""
+    if config.lr_schedule == "cosine":
+        return CosineSchedule(config.epochs)
+    return tf.keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.3, patience=max(1, patience // 2))
+
+
 def build_callbacks(run_dir: Path, progress: EpochProgress, config: TrainConfig) -> list:
     """Backup/resume, history, best checkpoint, early stopping with the recipe's patience,
-    learning-rate cuts after half of it, TensorBoard logs, progress lines."""
+    the learning-rate schedule (cuts after half the patience, or a cosine), TensorBoard
+    logs, progress lines."""
     patience = int(config.early_stopping_patience)
     # Order matters: BackupAndRestore writes its state before CSVLogger writes the row,
     # so a kill that lands after a row appeared never loses that epoch.
@@ -103,7 +138,7 @@ def build_callbacks(run_dir: Path, progress: EpochProgress, config: TrainConfig)
             save_weights_only=True,
         ),
         tf.keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience, restore_best_weights=True),
-        tf.keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.3, patience=max(1, patience // 2)),
+        _schedule_callback(config, patience),
         tf.keras.callbacks.TensorBoard(str(run_dir / "logs"), profile_batch=0),
         progress,
     ]

@@ -2,7 +2,7 @@
 started server processes (``python -m fashion_tf.serving.server``).
 
     python benchmarks/reliability.py                       # full: 32 clients x 60 s, 1000 bad requests
-    python benchmarks/reliability.py --seconds 20 --corpus 200 --export_kills 5   # quicker
+    python benchmarks/reliability.py --seconds 20 --corpus 200 --export_kills 5 --training_kills 2  # quicker
 
 Scenarios (each one's figures in ``benchmarks/results/reliability.json``):
 
@@ -11,29 +11,30 @@ Scenarios (each one's figures in ``benchmarks/results/reliability.json``):
   p50/p99 latency, server RSS after warm-up and at the end;
 - restart: clients with a :class:`~fashion_tf_client.RetryPolicy` while the server is
   SIGKILLed and restarted on the same ports: requests lost (target 0);
-- new version: a version 2 renamed into the repository under load (clients without
-  retries): errors during the switch (target 0) and the version serving afterwards;
-- export kills: ``fashion_tf.export.write_version_atomically`` SIGKILLed at random
-  moments into the served repository: half versions visible or loaded (target 0);
+- new version: a copy of the served version renamed into the repository as the next
+  version under load (clients without retries): errors during the switch (target 0) and
+  the version serving afterwards;
+- export kills and training kills: processes SIGKILLed at random moments
+  (``benchmarks/reliability_kills.py``);
 - index faults: truncated, missing and foreign-manifest index files: errors that name
   the file (target: all);
 - bad-input corpus: ``--corpus`` malformed Predict requests drawn by Hypothesis
   (``tests/bad_requests.py``) plus REST bodies (junk JSON, a 50 MB body): each refused
   with the expected code and a good request answered after it; server RSS before/after.
 
-The model is the serving graph the export writes around a small random CNN (64 px, two
-conv layers, 200 catalog items; ``tests/serving_fixtures.py``), or ``--model_base_path``
-(an export such as ``export/fashion``). The machine is shared: latencies are what it gave.
+The served model is the demo's export, ``export/fashion/N`` as ``make demo`` writes it
+(the highest N), or ``--model_base_path``; without either, an export of the same size
+is built: the demo's model (v5, 64 px) with untrained weights over an 800-item catalog.
+The export kills write into a second server's repository (a small random CNN,
+``tests/serving_fixtures.py``). The machine is shared: latencies are what it gave, and
+the load average is recorded.
 """
 from __future__ import annotations
 
 import argparse
 import base64
 import os
-import random
 import shutil
-import signal
-import subprocess
 import sys
 import tempfile
 import threading
@@ -51,7 +52,6 @@ from measure import Report, log  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results" / "reliability.json"
 PARAMS = ROOT / "serving" / "batching_parameters.txt"
-NAME = "fx"
 
 
 def rss_mb(pid: int) -> float:
@@ -70,15 +70,16 @@ class Served:
         from server_process import free_port
 
         self.base, self.log_path, self.flags = base, log_path, flags
+        self.name = base.name
         self.port, self.rest_port = free_port(), free_port()
         self.target = f"127.0.0.1:{self.port}"
-        self.rest = f"http://127.0.0.1:{self.rest_port}/v1/models/{NAME}"
+        self.rest = f"http://127.0.0.1:{self.rest_port}/v1/models/{self.name}"
         self.process = None
 
     def start(self):
         from server_process import start_server
 
-        self.process, _ = start_server(NAME, self.log_path, "--model_name", NAME, "--model_base_path",
+        self.process, _ = start_server(self.name, self.log_path, "--model_name", self.name, "--model_base_path",
                                        str(self.base), "--rest_api_port", str(self.rest_port),
                                        "--file_system_poll_wait_seconds", "0.5", *self.flags, timeout=900,
                                        port=self.port)
@@ -96,11 +97,11 @@ def caller(served: Served, kind: str, image: bytes, retry=None):
 
     protocol, signature = kind.split(":")
     if protocol == "grpc":
-        client = Client(served.target, timeout=120, model=NAME, retry=retry)
+        client = Client(served.target, timeout=120, model=served.name, retry=retry)
         if signature == "embed":
             return lambda: client.embed(image)
         return lambda: client.similar(image, k=10)
-    rest = RestClient(served.rest.split("/v1/")[0], NAME, timeout=120)
+    rest = RestClient(served.rest.split("/v1/")[0], served.name, timeout=120)
     b64 = {"b64": base64.b64encode(image).decode()}
     if signature == "embed":
         return lambda: rest.predict({"images": [b64]})
@@ -167,75 +168,25 @@ def scenario_restart(served, image, args):
     return {**result, "lost": result["errors"], "retry_policy": "max_attempts 1000, backoff 0.05 s x2 up to 1 s"}
 
 
-def scenario_new_version(served, image, args, build):
+def scenario_new_version(served, image, args):
     from fashion_tf_client import Client
 
-    staging = served.base.parent / ".staging-2"
-    build(staging, seed=1)
+    current = max(int(p.name) for p in served.base.iterdir() if p.name.isdigit())
+    staging = served.base.parent / f".staging-{current + 1}"
+    shutil.copytree(served.base / str(current), staging)  # written beside, renamed in whole
 
     def swap():
-        os.rename(staging, served.base / "2")
+        os.rename(staging, served.base / str(current + 1))
         deadline = time.time() + 300
-        with Client(served.target, timeout=30, model=NAME) as client:
+        with Client(served.target, timeout=30, model=served.name) as client:
             while time.time() < deadline:
-                if client.status()[0]["version"] == 2 and client.status()[0]["state"] == "AVAILABLE":
+                status = client.status()[0]
+                if status["version"] == current + 1 and status["state"] == "AVAILABLE":
                     break
                 time.sleep(0.2)
-            return {"serving_version_after": int(client.metadata()["version"])}
+            return {"serving_version_before": current, "serving_version_after": int(client.metadata()["version"])}
 
     return drive(served, image, 8, 10, ["grpc:embed", "grpc:similar", "rest:embed"], during=swap)
-
-
-KILLED_EXPORT = """
-import sys, fashion_tf
-from pathlib import Path
-from serving_fixtures import fixture_keras_model
-from fashion_tf.export import write_version_atomically
-from fashion_tf.serving_graph import ServingModule
-import numpy as np
-catalog = np.eye(200, 16, dtype=np.float32)
-module = ServingModule(fixture_keras_model(7, 64, 16, 8, (16, 32)), [f"l{i}" for i in range(8)], 64,
-                       [f"item_{i:03d}" for i in range(200)], catalog)
-print("ready", flush=True)
-sys.stdin.readline()
-write_version_atomically(module, Path(sys.argv[1]), int(sys.argv[2]), {})
-print("done", flush=True)
-"""
-
-
-def scenario_export_kills(served, args):
-    from fashion_tf_client import Client
-
-    env = {**os.environ, "PYTHONPATH": f"{ROOT}:{ROOT / 'tests'}"}
-    rng = random.Random(0)
-    outcomes, half_visible, versions_seen = [], 0, set()
-    for trial in range(args.export_kills):
-        version = 100 + trial
-        child = subprocess.Popen([sys.executable, "-c", KILLED_EXPORT, str(served.base), str(version)], cwd=ROOT,
-                                 env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                                 text=True)
-        assert child.stdout.readline().strip() == "ready"
-        delay = rng.uniform(0.0, 3.0)  # saving this model takes ~1-3 s here: kills land all along it
-        child.stdin.write("go\n")
-        child.stdin.flush()
-        time.sleep(delay)
-        child.send_signal(signal.SIGKILL)
-        child.wait()
-        published = (served.base / str(version)).exists()
-        if published and not (served.base / str(version) / "saved_model.pb").is_file():
-            half_visible += 1
-        outcomes.append("published whole" if published else "killed before publishing")
-        time.sleep(1.2)  # two polls of the server
-        with Client(served.target, timeout=30, model=NAME) as client:
-            for status in client.status():
-                versions_seen.add(status["version"])
-                if status["error_message"]:
-                    half_visible += 1
-        for leftover in served.base.glob(".tmp-*"):
-            shutil.rmtree(leftover)
-    return {"kills": args.export_kills, "half_versions_visible_or_failed_loads": half_visible,
-            "published_whole": outcomes.count("published whole"),
-            "killed_before_publishing": outcomes.count("killed before publishing")}
 
 
 def scenario_index_faults(tmp: Path):
@@ -278,7 +229,7 @@ def post_declaring(served, length: int) -> int:
 
     try:
         with socket.create_connection(("127.0.0.1", served.rest_port), timeout=30) as sock:
-            sock.sendall(f"POST /v1/models/{NAME}:predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json"
+            sock.sendall(f"POST /v1/models/{served.name}:predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json"
                          f"\r\nContent-Length: {length}\r\n\r\n".encode() + b'{"inputs":')
             return int(sock.recv(65536).split(b" ", 2)[1])
     except OSError:
@@ -297,7 +248,7 @@ def scenario_corpus(served, image, args):
     channel = grpc.insecure_channel(served.target, options=[("grpc.max_send_message_length", -1)])
     stub = pb.Stub(channel, pb.PREDICTION_SERVICE)
     good = pb.PredictRequest()
-    good.model_spec.name = NAME
+    good.model_spec.name = served.name
     good.inputs["images"].CopyFrom(pb.TensorProto(dtype=pb.DT_STRING, string_val=[image],
                                                   tensor_shape={"dim": [{"size": 1}]}))
     counts, wrong, good_failed = {}, [], 0
@@ -317,7 +268,7 @@ def scenario_corpus(served, image, args):
 
     @settings(max_examples=args.corpus, deadline=None, database=None, derandomize=True,
               suppress_health_check=list(HealthCheck))
-    @given(case=malformed_requests(NAME, image, args.catalog_size, DEFAULT_MAX_REQUEST_PIXELS))
+    @given(case=malformed_requests(served.name, image, args.catalog_size, DEFAULT_MAX_REQUEST_PIXELS))
     def one(case):
         what, request, expected = case
         try:
@@ -339,53 +290,105 @@ def scenario_corpus(served, image, args):
             "rss_before_mb": round(before, 1), "rss_peak_mb": round(peak, 1), "rss_after_mb": round(after, 1)}
 
 
+def demo_export(tmp: Path, given: str | None) -> tuple[Path, str]:
+    """(a copy of the served repository at ``tmp/NAME``, what it is): ``given``, else the
+    demo's export/fashion, else a demo-sized export built here."""
+    source = Path(given) if given else ROOT / "export" / "fashion"
+    versions = sorted(int(p.name) for p in source.iterdir() if p.name.isdigit()) if source.is_dir() else []
+    if versions:
+        base = tmp / source.name
+        shutil.copytree(source / str(versions[-1]), base / "1")
+        return base, f"{source.relative_to(ROOT) if source.is_relative_to(ROOT) else source}/{versions[-1]} " \
+                     f"(as make demo exports it), served as version 1"
+    import numpy as np
+    import tensorflow as tf
+
+    from fashion_tf import zoo
+    from fashion_tf.data.demo_shop import DEFAULT_ITEMS
+    from fashion_tf.export import write_version_atomically
+    from fashion_tf.serving_graph import ServingModule
+
+    vocabulary = [f"label_{i:02d}" for i in range(65)]  # the demo shop's label count
+    tf.keras.utils.set_random_seed(0)
+    model = zoo.create_model("v5", num_labels=len(vocabulary), image_size=64, weights="none")
+    dim = int(model.get_layer("embedding").output.shape[-1])
+    catalog = np.random.default_rng(0).normal(size=(DEFAULT_ITEMS, dim)).astype(np.float32)
+    catalog /= np.linalg.norm(catalog, axis=1, keepdims=True)
+    module = ServingModule(model, vocabulary, 64, [f"item_{i:04d}" for i in range(DEFAULT_ITEMS)], catalog)
+    write_version_atomically(module, tmp / "fashion", 1, {})
+    return tmp / "fashion", f"no demo export found: built one of its size (v5, 64 px, untrained, " \
+                            f"{DEFAULT_ITEMS}-item catalog)"
+
+
+def catalog_size(base: Path) -> int:
+    import json
+
+    manifest = base / "1" / "assets" / "index_manifest.json"
+    return json.loads(manifest.read_text())["count"] if manifest.is_file() else 800
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--corpus", type=int, default=1000)
     parser.add_argument("--export_kills", type=int, default=20)
-    parser.add_argument("--model_base_path", default=None, help="serve this export instead of the fixture model")
+    parser.add_argument("--training_kills", type=int, default=5)
+    parser.add_argument("--model_base_path", default=None, help="serve this export (default: export/fashion)")
     parser.add_argument("--out", default=str(RESULTS))
     parser.add_argument("--only", default="", help="comma-separated scenarios to rerun; the others are kept "
                                                    "from the existing --out file")
     args = parser.parse_args(argv)
-    args.catalog_size = 200
 
     import fashion_tf  # noqa: F401  (before TensorFlow)
+    from reliability_kills import scenario_export_kills, scenario_training_kills
     from serving_fixtures import build_fixture_model, png_bytes
 
-    def build(path, seed=0):
-        return build_fixture_model(path, seed=seed, image_size=64, num_items=200, conv_channels=(16, 32))
+    from fashion_tf_client import Client
 
-    report = Report(args.out, "reliability", clients=args.clients, seconds=args.seconds, corpus=args.corpus,
-                    export_kills=args.export_kills, model=args.model_base_path or "fixture CNN 64 px, 200 items")
-    report.data["scenarios"] = {}
     only = [name for name in args.only.split(",") if name]
+    report = Report(args.out, "reliability", clients=args.clients, seconds=args.seconds, corpus=args.corpus,
+                    export_kills=args.export_kills, training_kills=args.training_kills)
+    report.data["scenarios"] = {}
     if only and Path(args.out).is_file():
         import json
 
-        report.data["scenarios"] = json.loads(Path(args.out).read_text()).get("scenarios", {})
+        previous = json.loads(Path(args.out).read_text())
+        report.data["scenarios"] = previous.get("scenarios", {})
+        report.data["settings"] = {**previous.get("settings", {}), **report.data["settings"]}
     image = png_bytes(0, size=120)
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        base = tmp / NAME
-        if args.model_base_path:
-            shutil.copytree(args.model_base_path, base)
-        else:
-            build(base / "1")
+        base, described = demo_export(tmp, args.model_base_path)
+        args.catalog_size = catalog_size(base)
+        report.data["settings"]["model"] = described
+        report.data["settings"]["catalog_items"] = args.catalog_size
         # 16 MiB request limit: the corpus's 50 MB body must be over it (the default is 64 MiB).
         served = Served(base, tmp / "server.log", "--enable_batching", "--batching_parameters_file", str(PARAMS),
                         "--max_request_bytes", str(16 << 20))
-        served.start()
+        kills_base = tmp / "kills"
+
+        def export_kills():
+            build_fixture_model(kills_base / "1", image_size=64, num_items=200, conv_channels=(16, 32))
+            small = Served(kills_base, tmp / "kills.log")
+            small.start()
+            try:
+                return scenario_export_kills(lambda: Client(small.target, timeout=30, model=small.name),
+                                             kills_base, args.export_kills)
+            finally:
+                small.kill()
+
+        serving = [("load", lambda: scenario_load(served, image, args)),
+                   ("bad_input_corpus", lambda: scenario_corpus(served, image, args)),
+                   ("restart_under_load", lambda: scenario_restart(served, image, args)),
+                   ("new_version_under_load", lambda: scenario_new_version(served, image, args))]
+        others = [("export_kills", export_kills),
+                  ("training_kills", lambda: scenario_training_kills(tmp, args.training_kills)),
+                  ("index_faults", lambda: scenario_index_faults(tmp))]
+        if not only or any(name in only for name, _ in serving):
+            served.start()
         try:
-            steps = [("load", lambda: scenario_load(served, image, args)),
-                     ("bad_input_corpus", lambda: scenario_corpus(served, image, args)),
-                     ("restart_under_load", lambda: scenario_restart(served, image, args)),
-                     ("new_version_under_load", lambda: scenario_new_version(served, image, args, build)),
-                     ("export_kills", lambda: scenario_export_kills(served, args)),
-                     ("index_faults", lambda: scenario_index_faults(tmp))]
-            for name, step in steps:
+            for name, step in serving + others:
                 if only and name not in only:
                     continue
                 log(f"{name} ...")
@@ -397,9 +400,9 @@ def main(argv=None) -> int:
                 report.write()
                 log(f"{name}: {result}")
         finally:
-            served.kill()
-    report.data["not_measured"] = ["training killed at random moments and resumed (tests/test_train.py covers "
-                                   "one kill and resume; no metric-tolerance figure here)"]
+            if served.process is not None:
+                served.kill()
+    report.data.pop("not_measured", None)
     report.write()
     try:
         print(summary(report.data["scenarios"]))
@@ -412,6 +415,7 @@ def summary(s: dict) -> str:
     load, corpus = s["load"], s["bad_input_corpus"]
     restart, new, kills, index = (s["restart_under_load"], s["new_version_under_load"], s["export_kills"],
                                   s["index_faults"])
+    train = s["training_kills"]
     return "\n".join([
         f"load: {load['clients']} clients {load['seconds']} s: {load['answered']} answers, {load['errors']} errors, "
         f"p50 {load['p50_ms']} ms, p99 {load['p99_ms']} ms, RSS {load['rss_start_mb']} -> {load['rss_end_mb']} MB "
@@ -420,8 +424,12 @@ def summary(s: dict) -> str:
         f"server back in {restart['restart_seconds']} s",
         f"new version under load: {new['answered']} answers, {new['errors']} errors, serving version "
         f"{new['serving_version_after']} after",
-        f"export killed {kills['kills']} times: {kills['half_versions_visible_or_failed_loads']} half versions "
-        f"({kills['published_whole']} finished before the kill)",
+        f"export killed {kills['kills']} times: {kills['half_versions_visible']} half versions visible, "
+        f"{kills['failed_loads']} failed loads ({kills['published_whole']} finished before the kill, "
+        f"{kills['killed_in_rename_pause']} killed in the pause before the rename)",
+        f"training killed {train['kills']} times and rerun: {train['resumed_correctly']} resumed from the last "
+        f"finished epoch; max |diff| vs uninterrupted {train['max_abs_diff_killed_vs_uninterrupted']}, "
+        f"same seed rerun {train['max_abs_diff_same_seed_rerun']}, other seeds {train['max_abs_diff_other_seeds']}",
         f"index faults: {index['errors_naming_the_file']}/{index['cases']} errors name the file",
         f"bad inputs: {corpus['requests']} requests, {corpus['unexpected']} unexpected answers, "
         f"{corpus['good_request_failed_after']} good requests failed after; {corpus['answers_by_code']}; "

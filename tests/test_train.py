@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -68,40 +69,63 @@ def test_load_run_rejects_a_replaced_model_file(tiny_run, tmp_path):
         load_run(tmp_path)
 
 
-def _train_command(shop, out):
-    return [sys.executable, "-m", "fashion_tf.train", "--model", "tiny", "--data", str(shop), "--epochs", "30",
+def _train_command(shop, out, epochs=6):
+    return [sys.executable, "-m", "fashion_tf.train", "--model", "tiny", "--data", str(shop), "--epochs", str(epochs),
             "--patience", "100", "--image-size", "32", "--batch-size", "16", "--weights", "none",
             "--out", str(out)]
 
 
-def test_rerun_after_kill_resumes_instead_of_starting_over(tiny_shop, tmp_path):
-    """Kill -9 the trainer once an epoch is logged; the same command then resumes."""
+# A resumed run does not replay the data order, augmentation and dropout draws of the
+# epochs before the kill (a new process starts those streams again), so it ends near the
+# uninterrupted run, not on it (two uninterrupted runs with one seed are bit-identical).
+# Measured on this very setup (benchmarks/reliability.py, training kills): killed after 2
+# epochs and resumed, the final val_loss was 0.0017 from the uninterrupted run's; seeds 1
+# and 2 ended 0.002 and 0.029 from seed 0. The bound: a kill costs no more than a seed.
+VAL_LOSS_TOLERANCE = 0.03
+
+
+def test_rerun_after_kill_resumes_from_the_last_finished_epoch_and_ends_near_an_uninterrupted_run(
+        tiny_shop, tmp_path):
+    """Kill -9 the trainer at a random moment (drawn with a fixed seed: after 1-3 logged
+    epochs, a fraction of a second into the next); the same command then resumes from
+    the last finished epoch and ends within tolerance of a run that was never killed."""
+    rng = random.Random(0)
+    epochs_to_wait, extra_seconds = rng.randint(1, 3), rng.uniform(0.0, 1.0)
     out = tmp_path / "run"
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     first = subprocess.Popen(_train_command(tiny_shop, out), cwd=ROOT, env=env,
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     history = out / "history.csv"
-    deadline = time.monotonic() + 240
+    deadline = time.monotonic() + 900  # generous: the first epoch compiles, on a shared machine
     while time.monotonic() < deadline and first.poll() is None:
-        if history.exists() and len(history.read_text().strip().splitlines()) >= 2:
+        if history.exists() and len(history.read_text().strip().splitlines()) >= 1 + epochs_to_wait:
             break
         time.sleep(0.05)
+    assert history.exists(), "no epoch finished in 900 s"
+    time.sleep(extra_seconds)
     assert first.poll() is None, f"training ended before it could be killed:\n{first.stdout.read()}"
     first.send_signal(signal.SIGKILL)
     first.wait(timeout=30)
     epochs_before = len(pd.read_csv(history))
-    assert 1 <= epochs_before < 30
+    assert epochs_to_wait <= epochs_before < 6
     assert not (out / "model.keras").exists()
 
-    second = subprocess.run(_train_command(tiny_shop, out), cwd=ROOT, env=env, capture_output=True,
+    second = subprocess.run(_train_command(tiny_shop, out), cwd=ROOT, env=env, capture_output=True, check=False,
                             text=True, timeout=600)
     assert second.returncode == 0, second.stdout + second.stderr
     assert "resuming the interrupted run" in second.stdout
     epochs = list(pd.read_csv(history)["epoch"])
-    assert epochs == list(range(30)), epochs  # every epoch once: none lost, none repeated
+    assert epochs == list(range(6)), epochs  # every epoch once: none lost, none repeated
     metrics = json.loads((out / "metrics.json").read_text())
-    assert metrics["epochs_run_this_session"] == 30 - epochs_before
+    assert metrics["epochs_run_this_session"] == 6 - epochs_before  # resumed after the last finished one
     assert load_run(out).config["status"] == "finished"
+
+    reference = tmp_path / "uninterrupted"
+    subprocess.run(_train_command(tiny_shop, reference), cwd=ROOT, env=env, capture_output=True, timeout=600,
+                   check=True)
+    resumed_loss = pd.read_csv(history)["val_loss"].iloc[-1]
+    uninterrupted_loss = pd.read_csv(reference / "history.csv")["val_loss"].iloc[-1]
+    assert abs(resumed_loss - uninterrupted_loss) <= VAL_LOSS_TOLERANCE, (resumed_loss, uninterrupted_loss)
 
 
 def test_finished_run_is_not_silently_overwritten(tiny_run):

@@ -1,0 +1,203 @@
+"""The reliability scenarios that SIGKILL a process at random moments (benchmarks/reliability.py):
+
+- export kills: ``fashion_tf.export.write_version_atomically`` killed while it writes
+  into a repository a server polls; the kill moments are spread over the whole export
+  (0 to 1.1 x its measured duration, stratified, so every stage is hit, and some kills
+  land after it finished), plus kills aimed at the publishing rename: the child's
+  ``os.rename`` says "renaming" and waits, and the kill lands at a random moment in that
+  wait or just after the rename. Counted: versions visible but incomplete, versions the
+  server failed to load (target 0 both);
+- training kills: ``python -m fashion_tf.train`` (the ``tiny`` model on a small demo
+  shop) killed at random moments of an uninterrupted run's duration and rerun with the
+  same command: it must resume from its last finished epoch (every epoch in history.csv
+  once), and its final metrics are compared with the uninterrupted run's. Training does
+  not replay the data order, augmentation and dropout draws of the epochs it resumes
+  after (a new process starts those streams again), so the tolerance stated is measured:
+  the same-seed difference next to the spread over seeds of uninterrupted runs.
+"""
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# The child writes a fixture serving graph; its os.rename announces itself and waits
+# RENAME_PAUSE seconds when argv[3] is "aim", so a kill can be aimed at the rename.
+KILLED_EXPORT = """
+import os, sys, time, fashion_tf
+from pathlib import Path
+from serving_fixtures import fixture_keras_model
+from fashion_tf.export import write_version_atomically
+from fashion_tf.serving_graph import ServingModule
+import numpy as np
+catalog = np.eye(200, 16, dtype=np.float32)
+module = ServingModule(fixture_keras_model(7, 64, 16, 8, (16, 32)), [f"l{i}" for i in range(8)], 64,
+                       [f"item_{i:03d}" for i in range(200)], catalog)
+if sys.argv[3] == "aim":
+    rename = os.rename
+    def announced(*args):
+        print("renaming", flush=True)
+        time.sleep(float(sys.argv[4]))
+        rename(*args)
+    os.rename = announced
+print("ready", flush=True)
+sys.stdin.readline()
+started = time.perf_counter()
+write_version_atomically(module, Path(sys.argv[1]), int(sys.argv[2]), {"labels.json": "{}"})
+print(f"done {time.perf_counter() - started:.3f}", flush=True)
+"""
+RENAME_PAUSE = 0.5
+
+
+def _export_child(base: Path, version: int, aim: bool = False) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONPATH": f"{ROOT}:{ROOT / 'tests'}"}
+    child = subprocess.Popen([sys.executable, "-c", KILLED_EXPORT, str(base), str(version),
+                              "aim" if aim else "plain", str(RENAME_PAUSE)], cwd=ROOT, env=env,
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    assert child.stdout.readline().strip() == "ready", "the export child did not start"
+    return child
+
+
+def _whole(version_dir: Path) -> bool:
+    """Everything a finished export writes is there."""
+    return all((version_dir / name).is_file() for name in
+               ("saved_model.pb", "variables/variables.index", "assets/labels.json")) and \
+        any((version_dir / "variables").glob("variables.data-*"))
+
+
+def scenario_export_kills(client_for, base: Path, kills: int, seed: int = 0) -> dict:
+    """``kills`` SIGKILLed exports into ``base``, served by the server ``client_for()``
+    talks to; about 70 % at stratified moments over the export, the rest at the rename."""
+    rng = random.Random(seed)
+    timing = _export_child(base, 99)  # one uninterrupted export: the duration to spread kills over
+    timing.stdin.write("go\n")
+    timing.stdin.flush()
+    duration = float(timing.stdout.readline().split()[1])
+    timing.wait()
+    shutil.rmtree(base / "99")
+    spread_kills = kills - kills * 3 // 10
+    trials, half_visible, failed_loads = [], 0, 0
+    for trial in range(kills):
+        version, aimed = 100 + trial, trial >= spread_kills
+        child = _export_child(base, version, aim=aimed)
+        child.stdin.write("go\n")
+        child.stdin.flush()
+        if aimed:  # a random moment of the pause before the rename, or just after it
+            assert child.stdout.readline().strip() == "renaming"
+            delay = rng.uniform(0.0, 1.3 * RENAME_PAUSE)
+        else:  # stratified over 0 .. 1.1 x the duration: every stage of the export is hit
+            delay = (trial + rng.random()) / spread_kills * 1.1 * duration
+        time.sleep(delay)
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+        published = (base / str(version)).exists()
+        half_visible += published and not _whole(base / str(version))
+        time.sleep(1.2)  # two polls of the server
+        with client_for() as client:
+            statuses = {s["version"]: s for s in client.status()}
+        failed_loads += sum(bool(s["error_message"]) for s in statuses.values())
+        half_visible += (not published) and version in statuses
+        trials.append({"kill_s": round(delay, 3), "aimed_at_rename": aimed, "published_whole": published,
+                       "served": statuses.get(version, {}).get("state") == "AVAILABLE"})
+        for leftover in base.glob(".tmp-*"):  # what a killed export leaves: hidden, never a version
+            shutil.rmtree(leftover)
+        if published:
+            shutil.rmtree(base / str(version))
+    return {"kills": kills, "export_seconds_uninterrupted": round(duration, 2),
+            "kill_moments": f"{spread_kills} stratified over 0..1.1 x the export's duration, "
+                            f"{kills - spread_kills} in a {RENAME_PAUSE} s pause before the rename or just after it",
+            "half_versions_visible": half_visible, "failed_loads": failed_loads,
+            "published_whole": sum(t["published_whole"] for t in trials),
+            "published_and_served": sum(t["served"] for t in trials),
+            "killed_before_publishing": sum(not t["published_whole"] for t in trials),
+            "killed_in_rename_pause": sum(t["aimed_at_rename"] and not t["published_whole"] for t in trials),
+            "trials": trials}
+
+
+# -- training ---------------------------------------------------------------------------
+def _train_command(shop: Path, out: Path, epochs: int, seed: int) -> list[str]:
+    return [sys.executable, "-m", "fashion_tf.train", "--model", "tiny", "--data", str(shop), "--epochs",
+            str(epochs), "--patience", "100", "--image-size", "32", "--batch-size", "16", "--weights", "none",
+            "--seed", str(seed), "--out", str(out)]
+
+
+def _finals(out: Path) -> dict:
+    import pandas as pd
+
+    metrics = json.loads((out / "metrics.json").read_text())
+    history = pd.read_csv(out / "history.csv")
+    return {"test_iou": metrics["test"]["iou"], "test_f1": metrics["test"]["f1"],
+            "final_val_loss": float(history["val_loss"].iloc[-1]), "epochs_logged": list(history["epoch"]),
+            "epochs_run_last_session": metrics["epochs_run_this_session"]}
+
+
+def _run(command, env) -> float:
+    started = time.perf_counter()
+    subprocess.run(command, cwd=ROOT, env=env, check=True, capture_output=True, text=True, timeout=1800)
+    return time.perf_counter() - started
+
+
+def scenario_training_kills(tmp: Path, kills: int, epochs: int = 6, seeds: int = 3, seed: int = 0) -> dict:
+    """``kills`` trainings SIGKILLed at random moments and rerun; compared with
+    uninterrupted runs (seed 0 twice, seeds 1 .. seeds-1 once)."""
+    from fashion_tf.data.demo_shop import generate_demo_shop
+
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
+    shop = Path(generate_demo_shop(tmp / "train_shop", items=60, users=0, seed=0, image_size=64))
+    reference, seconds = {}, []
+    for run_seed in [0, 0, *range(1, seeds)]:
+        out = tmp / f"uninterrupted_{run_seed}_{len(seconds)}"
+        seconds.append(_run(_train_command(shop, out, epochs, run_seed), env))
+        reference.setdefault(run_seed, []).append(_finals(out))
+        print(f"uninterrupted seed {run_seed}: {seconds[-1]:.0f} s, {reference[run_seed][-1]}", file=sys.stderr,
+              flush=True)
+    duration = seconds[0]
+    rng = random.Random(seed)
+    trials = []
+    for trial in range(kills):
+        out = tmp / f"killed_{trial}"
+        delay = rng.uniform(0.05, 0.95) * duration
+        first = subprocess.Popen(_train_command(shop, out, epochs, 0), cwd=ROOT, env=env,
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(delay)
+        finished_before_kill = first.poll() is not None
+        first.send_signal(signal.SIGKILL)
+        first.wait()
+        history = out / "history.csv"
+        epochs_before = max(0, len(history.read_text().strip().splitlines()) - 1) if history.exists() else 0
+        rerun = subprocess.run(_train_command(shop, out, epochs, 0), cwd=ROOT, env=env, capture_output=True, check=False,
+                               text=True, timeout=1800)
+        finals = _finals(out) if rerun.returncode == 0 else {}
+        trials.append({"kill_s": round(delay, 1), "finished_before_kill": finished_before_kill,
+                       "epochs_finished_before_kill": epochs_before,
+                       "rerun_said_resuming": "resuming the interrupted run" in rerun.stdout,
+                       "rerun_exit": rerun.returncode,
+                       "every_epoch_once": finals.get("epochs_logged") == list(range(epochs)),
+                       "resumed_from_last_finished_epoch":
+                           finals.get("epochs_run_last_session") == epochs - epochs_before,
+                       **{k: round(v, 4) for k, v in finals.items() if isinstance(v, float)}})
+        print(f"killed run {trial}: {trials[-1]}", file=sys.stderr, flush=True)
+    base = reference[0][0]
+    keys = ("test_iou", "test_f1", "final_val_loss")
+
+    def worst(rows):
+        return {k: round(max(abs(row[k] - base[k]) for row in rows), 4) for k in keys}
+
+    killed_rows = [t for t in trials if t["rerun_exit"] == 0]
+    return {"kills": kills, "epochs": epochs, "model": "tiny, 32 px, batch 16, 60-item demo shop",
+            "uninterrupted_seconds": round(duration, 1),
+            "resumed_correctly": sum(t["every_epoch_once"] and t["resumed_from_last_finished_epoch"]
+                                     for t in trials),
+            "uninterrupted_seed0": {k: round(base[k], 4) for k in keys},
+            "max_abs_diff_killed_vs_uninterrupted": worst(killed_rows) if killed_rows else None,
+            "max_abs_diff_same_seed_rerun": worst(reference[0][1:]),
+            "max_abs_diff_other_seeds": worst([r for s, rows in reference.items() if s for r in rows]),
+            "trials": trials}

@@ -17,7 +17,9 @@ always offers (``docs/masks.md`` explains each step):
    the border's own gradient noise, closed and filled. The fill is a flood from the
    backdrop part of the border only; where the garment crosses the frame, the frame
    counts as the garment's edge, so the item stays whole instead of the photo being
-   given up.
+   given up. Last, the sharp edges of the image with the backdrop model subtracted
+   (residual edges) join the walls: the only trace of a pale garment where it has the
+   colour of a vignetted backdrop.
 4. **GrabCut** (OpenCV) initialised from 2-3 (sure background: the inlier border
    and pixels far from the first estimate that match the backdrop; probable
    foreground: the first estimate) refines the boundary with colour models of both
@@ -30,14 +32,21 @@ always offers (``docs/masks.md`` explains each step):
 edges, how much the inside differs from the modelled backdrop along the boundary,
 how much GrabCut agreed with the first estimate, and how much of the border is
 backdrop. :func:`estimate_mask` also flags masks covering less than ``MIN_AREA`` or
-more than ``MAX_AREA`` of the image.
+more than ``MAX_AREA`` of the image, and partial masks: much of the residual edges
+outside the mask while GrabCut moved far from the first estimate.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
+
+from fashion_tf.data.mask_cues import OUTLINE_RADIUS, PARTIAL_AGREEMENT, PARTIAL_OUTLINE
+from fashion_tf.data.mask_cues import confidence as _confidence
+from fashion_tf.data.mask_cues import iou as _iou
+from fashion_tf.data.mask_cues import outline as _outline
+from fashion_tf.data.mask_cues import residual_edges as _residual_edges
 
 WORK_SIDE = 192          # masks are estimated at most this large, then resized back
 MIN_AREA, MAX_AREA = 0.03, 0.95
@@ -64,6 +73,7 @@ class MaskResult:
     confidence: float
     area: float          # fraction of the image that is foreground
     reason: str | None   # None: usable; else why the mask must not be pasted
+    cues: dict = field(default_factory=dict)  # the confidence's scores, by name
 
     @property
     def usable(self) -> bool:
@@ -252,49 +262,6 @@ def _inside_hull(filled: np.ndarray, previous: np.ndarray) -> float:
     return float((hull[added] > 0).mean())
 
 
-def _iou(a: np.ndarray, b: np.ndarray) -> float:
-    a, b = a > 0, b > 0
-    return float((a & b).sum() / max(1, (a | b).sum()))
-
-
-def _boundary(mask: np.ndarray) -> np.ndarray:
-    """Inner boundary pixels of the mask that are not on the image frame (bool)."""
-    eroded = cv2.erode(mask, np.ones((3, 3), np.uint8), borderType=cv2.BORDER_REPLICATE)
-    edge = (mask > 0) & (eroded == 0)
-    edge[0, :] = edge[-1, :] = edge[:, 0] = edge[:, -1] = False
-    return edge
-
-
-def _confidence(mask: np.ndarray, first: np.ndarray, distance: np.ndarray, noise: float,
-                magnitude: np.ndarray, backdrop_share: float, differs: np.ndarray, edges: np.ndarray) -> float:
-    """Geometric mean of edge support, contrast, agreement, coverage and backdrop share."""
-    boundary = _boundary(mask)
-    if not boundary.any():
-        return 0.0
-    near_edge = cv2.dilate((magnitude > 3.0).astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
-    edge_support = float(near_edge[boundary].mean())
-    band = 2
-    kernel = np.ones((2 * band + 1, 2 * band + 1), np.uint8)
-    inner = (mask > 0) & (cv2.erode(mask, kernel) == 0)
-    outer = (mask == 0) & (cv2.dilate(mask, kernel) > 0)
-    inside = float(np.median(distance[inner])) if inner.any() else 0.0
-    outside = float(np.median(distance[outer])) if outer.any() else 0.0
-    contrast = float(np.clip((inside - outside) / (6.0 * noise + 4.0), 0.0, 1.0))
-    agreement = _iou(mask, first)
-    # Coverage: a mask that leaves out much of what clearly differs from the backdrop
-    # has lost part of the item.
-    coverage = float((mask > 0)[differs].mean()) if differs.any() else 1.0
-    # ... and so does one that leaves image edges outside it (the body of a bag whose
-    # handle alone was kept).
-    near = cv2.dilate(mask, np.ones((7, 7), np.uint8)) > 0
-    inner_edges = edges > 0
-    inner_edges[:3, :] = inner_edges[-3:, :] = inner_edges[:, :3] = inner_edges[:, -3:] = False
-    coverage = min(coverage, float(near[inner_edges].mean()) if inner_edges.sum() > 20 else 1.0)
-    scores = np.clip([edge_support, contrast, agreement, min(1.0, coverage / 0.8),
-                      min(1.0, backdrop_share / 0.5)], 1e-3, 1.0)
-    return float(np.exp(np.mean(np.log(scores))))
-
-
 def estimate_mask(image_rgb_uint8: np.ndarray, min_area: float = 0.01, hole_area: float = 0.02,
                   seed: int = 0) -> MaskResult:
     """Foreground mask of a product photo and its confidence (steps 1-5 above).
@@ -342,25 +309,36 @@ def estimate_mask(image_rgb_uint8: np.ndarray, min_area: float = 0.01, hole_area
                             * np.array([1.0, 0.0, 0.0], np.float32))
     strong = shadow_free > max(10.0, 5.0 * noise)
     edges, magnitude = _edges(lab, ring_inlier)
+    residual_edges = _residual_edges(lab, model, ring_inlier, LIGHTNESS_WEIGHT)
 
     # Step 3: closed edges and clear colour differences, filled from the backdrop border.
     # Walls with a gap let the fill leak into a faint item (a white shirt on white keeps
     # only its outline): wider closings and a lower colour threshold are tried in turn,
-    # and one is taken when it encloses at least half as much again.
+    # and one is taken when it encloses at least half as much again. Last, the residual
+    # edges (backdrop model subtracted) join the walls: a pale garment whose colour
+    # matches part of a vignetted backdrop has no other wall there. They also trace soft
+    # shadows and JPEG ringing, so that estimate is taken only when it encloses half as
+    # much again and brings more of the residual edges into the mask.
     frame = np.zeros_like(ring_inlier)
     frame[0, :] = frame[-1, :] = frame[:, 0] = frame[:, -1] = True
     base_k = max(3, (min(work.shape[:2]) // 40) | 1)
     first = differs = None
-    for factor_noise, offset, size in ((3.0, 4.0, base_k), (3.0, 4.0, 2 * base_k + 1),
-                                       (2.0, 2.5, 2 * base_k + 1), (2.0, 2.5, 4 * base_k + 1)):
+    for factor_noise, offset, size, residual in ((3.0, 4.0, base_k, False), (3.0, 4.0, 2 * base_k + 1, False),
+                                                 (2.0, 2.5, 2 * base_k + 1, False),
+                                                 (2.0, 2.5, 4 * base_k + 1, False),
+                                                 (2.0, 2.5, 2 * base_k + 1, True),
+                                                 (2.0, 2.5, 4 * base_k + 1, True)):
         clear = cv2.morphologyEx((distance > factor_noise * noise + offset).astype(np.uint8) * 255,
                                  cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
-        walls = cv2.morphologyEx(edges | clear | strong.astype(np.uint8) * 255, cv2.MORPH_CLOSE,
-                                 cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size)))
+        walls = edges | clear | strong.astype(np.uint8) * 255
+        if residual:
+            walls = walls | residual_edges.astype(np.uint8) * 255
+        walls = cv2.morphologyEx(walls, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size)))
         filled = _fill_from_backdrop(walls, frame & (ring_inlier | backdrop_like))
         filled = cv2.morphologyEx(filled, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
-        if first is None or ((filled > 0).sum() > FILL_GAIN * max((first > 0).sum(), MIN_AREA * filled.size)
-                             and _inside_hull(filled, first) > 0.7):
+        larger = first is None or (filled > 0).sum() > FILL_GAIN * max((first > 0).sum(), MIN_AREA * filled.size)
+        if larger and (first is None or (_outline(filled, residual_edges) > _outline(first, residual_edges) + 0.1
+                                         if residual else _inside_hull(filled, first) > 0.7)):
             first, differs, k = filled, clear, size
 
     # Step 4: GrabCut seeded by the first estimate, on the image with the backdrop
@@ -399,7 +377,9 @@ def estimate_mask(image_rgb_uint8: np.ndarray, min_area: float = 0.01, hole_area
     mask = _clean(refined, backdrop_like, min_area, hole_area)
     clear = cv2.morphologyEx((distance > 3.0 * noise + 4.0).astype(np.uint8), cv2.MORPH_OPEN,
                              np.ones((3, 3), np.uint8)) > 0
-    confidence = _confidence(mask, first, distance, noise, magnitude, backdrop_share, clear, edges)
+    confidence, cues = _confidence(mask, first, distance, noise, magnitude, backdrop_share, clear, edges)
+    outline = _outline(mask, residual_edges, OUTLINE_RADIUS)
+    cues["outline"] = round(outline, 3)
     if factor < 1:
         mask = cv2.resize(mask, (w, h), interpolation=cv2.INTER_LINEAR)
         mask = np.where(mask >= 128, 255, 0).astype(np.uint8)
@@ -411,4 +391,9 @@ def estimate_mask(image_rgb_uint8: np.ndarray, min_area: float = 0.01, hole_area
         reason = f"mask covers {area:.1%} of the image (> {MAX_AREA:.0%})"
     elif confidence < MIN_CONFIDENCE:
         reason = f"confidence {confidence:.2f} < {MIN_CONFIDENCE}"
-    return MaskResult(mask, round(confidence, 4), round(area, 4), reason)
+    elif outline < PARTIAL_OUTLINE and cues.get("agreement", 1.0) < PARTIAL_AGREEMENT:
+        # Both signs of a partial mask: the item's outline goes on outside it, and GrabCut
+        # took much of the first estimate away (or added much to it).
+        reason = (f"partial: {1 - outline:.0%} of the outline lies outside the mask, GrabCut agreed "
+                  f"{cues['agreement']:.0%} with the first estimate")
+    return MaskResult(mask, round(confidence, 4), round(area, 4), reason, cues)

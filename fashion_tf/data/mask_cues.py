@@ -1,0 +1,106 @@
+"""The cues a foreground mask is judged by (paper 3.1, ``docs/masks.md``).
+
+:func:`confidence` is the geometric mean of edge support, contrast, agreement with
+the first estimate, coverage and backdrop share. :func:`residual_edges` are the sharp
+edges left once the fitted backdrop is subtracted, and :func:`outline` the share of
+them near a mask: the only trace of a pale garment where it has the colour of a
+vignetted backdrop, and, with GrabCut's agreement, the sign of a partial mask.
+"""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+OUTLINE_EDGE = 1.5       # residual edges: gradient above this many times the border's 99th percentile
+OUTLINE_FLOOR = 0.3      # Lab units per pixel: the least gradient that counts as a residual edge
+SHARP_SIGMA = 2.4        # extra blur that tells a sharp edge from a soft shadow's
+SHARP_RATIO = 1.8        # a sharp edge's gradient is this many times its gradient after that blur
+OUTLINE_RADIUS = 5       # px: residual edges this close to the mask count as its outline
+PARTIAL_OUTLINE = 0.8    # a mask with less of the residual edges near it than this ...
+PARTIAL_AGREEMENT = 0.6  # ... and GrabCut agreeing less than this with the first estimate is partial
+
+
+def residual_edges(lab: np.ndarray, model: np.ndarray, ring_inlier: np.ndarray,
+                   lightness_weight: float) -> np.ndarray:
+    """Sharp edges of the image after the backdrop model is subtracted (bool [H, W]).
+
+    With the gradient and vignetting gone, the border's gradients are only noise, so the
+    threshold can sit just above them: the faint outline of a pale garment on the part
+    of a vignetted backdrop that has its colour shows, where Canny on the image misses it.
+    Only sharp edges count: a soft shadow's edge keeps most of its gradient when the
+    image is blurred further, a garment's outline loses it.
+    """
+    residual = (lab - model).astype(np.float32)
+    fine, coarse = (_gradient(r, lightness_weight) for r in (residual, cv2.GaussianBlur(residual, (0, 0), SHARP_SIGMA)))
+    noise = float(np.percentile(fine[ring_inlier], 99)) if ring_inlier.any() else OUTLINE_FLOOR
+    return (fine > OUTLINE_EDGE * max(noise, OUTLINE_FLOOR)) & (fine > SHARP_RATIO * coarse)
+
+
+def _gradient(residual: np.ndarray, lightness_weight: float) -> np.ndarray:
+    """Per-pixel change of a Lab image (lightness weighted as in the colour distance)."""
+    squared = np.zeros(residual.shape[:2], np.float32)
+    for channel, weight in enumerate((lightness_weight, 1.0, 1.0)):
+        gx = cv2.Sobel(residual[..., channel], cv2.CV_32F, 1, 0, ksize=3) / 8.0
+        gy = cv2.Sobel(residual[..., channel], cv2.CV_32F, 0, 1, ksize=3) / 8.0
+        squared += weight * weight * (gx * gx + gy * gy)
+    return np.sqrt(squared)
+
+
+def outline(mask: np.ndarray, residual_edges: np.ndarray, radius: int = 3) -> float:
+    """Share of the residual edges away from the frame that lie within ``radius`` pixels
+    of the mask. Low: the mask kept part of an item whose outline goes on outside it (the
+    pale half of a garment that matched a vignetted backdrop, fabric cut off at
+    backdrop-coloured seams)."""
+    away = np.zeros_like(residual_edges)
+    band = 4
+    away[band:-band, band:-band] = residual_edges[band:-band, band:-band]
+    if away.sum() <= 20:
+        return 1.0
+    near = cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1,) * 2)) > 0
+    return float(near[away].mean())
+
+
+def iou(a: np.ndarray, b: np.ndarray) -> float:
+    a, b = a > 0, b > 0
+    return float((a & b).sum() / max(1, (a | b).sum()))
+
+
+def _boundary(mask: np.ndarray) -> np.ndarray:
+    """Inner boundary pixels of the mask that are not on the image frame (bool)."""
+    eroded = cv2.erode(mask, np.ones((3, 3), np.uint8), borderType=cv2.BORDER_REPLICATE)
+    edge = (mask > 0) & (eroded == 0)
+    edge[0, :] = edge[-1, :] = edge[:, 0] = edge[:, -1] = False
+    return edge
+
+
+def confidence(mask: np.ndarray, first: np.ndarray, distance: np.ndarray, noise: float,
+                magnitude: np.ndarray, backdrop_share: float, differs: np.ndarray,
+                edges: np.ndarray) -> tuple[float, dict]:
+    """Geometric mean of edge support, contrast, agreement, coverage and backdrop share,
+    and the scores by name."""
+    boundary = _boundary(mask)
+    if not boundary.any():
+        return 0.0, {}
+    near_edge = cv2.dilate((magnitude > 3.0).astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+    edge_support = float(near_edge[boundary].mean())
+    band = 2
+    kernel = np.ones((2 * band + 1, 2 * band + 1), np.uint8)
+    inner = (mask > 0) & (cv2.erode(mask, kernel) == 0)
+    outer = (mask == 0) & (cv2.dilate(mask, kernel) > 0)
+    inside = float(np.median(distance[inner])) if inner.any() else 0.0
+    outside = float(np.median(distance[outer])) if outer.any() else 0.0
+    contrast = float(np.clip((inside - outside) / (6.0 * noise + 4.0), 0.0, 1.0))
+    agreement = iou(mask, first)
+    # Coverage: a mask that leaves out much of what clearly differs from the backdrop
+    # has lost part of the item.
+    coverage = float((mask > 0)[differs].mean()) if differs.any() else 1.0
+    # ... and so does one that leaves image edges outside it (the body of a bag whose
+    # handle alone was kept).
+    near = cv2.dilate(mask, np.ones((7, 7), np.uint8)) > 0
+    inner_edges = edges > 0
+    inner_edges[:3, :] = inner_edges[-3:, :] = inner_edges[:, :3] = inner_edges[:, -3:] = False
+    coverage = min(coverage, float(near[inner_edges].mean()) if inner_edges.sum() > 20 else 1.0)
+    names = ("edge_support", "contrast", "agreement", "coverage", "backdrop_share")
+    scores = np.clip([edge_support, contrast, agreement, min(1.0, coverage / 0.8),
+                      min(1.0, backdrop_share / 0.5)], 1e-3, 1.0)
+    return float(np.exp(np.mean(np.log(scores)))), {n: round(float(v), 3) for n, v in zip(names, scores)}

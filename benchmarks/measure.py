@@ -54,15 +54,25 @@ def timed(fn: Callable[[], Any], work: float = 1.0, min_seconds: float = 0.0,
     ``clock`` is replaceable so the loop's arithmetic can be checked without real time.
     """
     def measure() -> dict:
-        calls, start = 0, clock()
+        calls, cpu, start = 0, _cpu_seconds(), clock()
         while True:
             fn()
             calls += 1
             elapsed = clock() - start
             if elapsed >= min_seconds:
-                return {"value": calls * work / elapsed, "seconds": elapsed, "calls": calls}
+                # CPU seconds of this process (all its threads): on a loaded machine they
+                # say how much work a method did when its wall time says little.
+                return {"value": calls * work / elapsed, "seconds": elapsed, "calls": calls,
+                        "cpu_seconds": round(_cpu_seconds() - cpu, 4)}
 
     return measure
+
+
+def _cpu_seconds() -> float:
+    import os
+
+    times = os.times()
+    return times.user + times.system
 
 
 def spread(values: list[float]) -> dict[str, Any]:
@@ -188,25 +198,43 @@ class Report:
         self.data: dict[str, Any] = {
             "benchmark": benchmark,
             "machine": {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
-                        "cpus": os.cpu_count(), "load_average_1min_at_start": round(os.getloadavg()[0], 2)},
+                        "hostname": platform.node(), "cpus": os.cpu_count(),
+                        "load_average_1min_at_start": round(os.getloadavg()[0], 2),
+                        "started_utc": _utc_now()},
             "settings": settings, "comparisons": {}, "targets_met": {}}
+        self._start = time.perf_counter()
 
     def add(self, name: str, result: dict[str, Any], **context: Any) -> dict[str, Any]:
         """Records a ``Comparison.run`` result (with any context: parameters, recalls...)."""
-        entry = {**context, **result}
+        import os
+
+        entry = {**context, **result, "load_average_1min_after": round(os.getloadavg()[0], 2)}
         self.data["comparisons"][name] = entry
         for target, flag in result.get("targets", {}).items():
             self.data["targets_met"][f"{name}.{target}"] = flag["met"]
         self.write()
         return entry
 
+    def flag(self, name: str, met: bool) -> None:
+        """A target checked outside a ``Comparison`` (e.g. a recall), kept in ``targets_met``."""
+        self.data["targets_met"][name] = bool(met)
+        self.write()
+
     def write(self) -> Path:
         import os
 
         self.data["machine"]["load_average_1min_at_end"] = round(os.getloadavg()[0], 2)
+        self.data["machine"]["finished_utc"] = _utc_now()
+        self.data["machine"]["wall_seconds"] = round(time.perf_counter() - self._start, 1)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.path.write_text(json.dumps(self.data, indent=2, default=_jsonable) + "\n")
         return self.path
+
+
+def _utc_now() -> str:
+    import datetime
+
+    return datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
 
 
 def _jsonable(value: Any) -> Any:

@@ -52,6 +52,34 @@ def test_embeddings_round_trip_and_streaming(tmp_path):
     frame = pd.read_parquet(path)
     assert list(frame.columns) == ["item_id", "embedding"]
     assert len(frame.embedding[0]) == 24
+    # Declared non-null (faster to read); a file with nullable columns reads the same.
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    schema = pq.read_schema(path)
+    assert pa.types.is_list(schema.field("embedding").type) and not schema.field("embedding").nullable
+    nullable = pa.table({"item_id": pa.array(item_ids(1000)), "embedding": pa.array(list(vectors), pa.list_(pa.float32()))})
+    pq.write_table(nullable, tmp_path / "nullable.parquet")
+    np.testing.assert_array_equal(read_embeddings(tmp_path / "nullable.parquet")[1], vectors)
+
+
+def test_l2_normalize_passes_unit_vectors_through_and_normalises_others():
+    from fashion_tf.retrieval import l2_normalize
+
+    unit = unit_vectors(50, 16)
+    unit[3] = 0.0  # zero rows stay zero and do not force a copy either
+    assert l2_normalize(unit, copy=False) is unit
+    copied = l2_normalize(unit)
+    assert copied is not unit and np.array_equal(copied, unit)
+    scaled = unit * np.float32(3.0)
+    normalised = l2_normalize(scaled, copy=False)
+    assert normalised is not scaled
+    np.testing.assert_allclose(normalised, unit, atol=1e-6)
+    np.testing.assert_array_equal(scaled, unit * np.float32(3.0))  # the input is never modified
+    # an index keeps its own copy: changing the caller's array later changes nothing
+    index = build_index(item_ids(50), unit, backend="brute")
+    unit[0] = unit[1]
+    assert not np.array_equal(index.vectors[0], unit[0])
 
 
 def test_embeddings_without_fingerprint_and_bad_file(tmp_path):

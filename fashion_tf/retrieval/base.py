@@ -37,9 +37,21 @@ RECALL_SAMPLE_QUERIES = 200
 DISTANCES = ("cosine", "l2")
 
 
-def l2_normalize(vectors: np.ndarray) -> np.ndarray:
-    """Row-wise L2 normalisation in float32; zero rows stay zero."""
+UNIT_TOLERANCE = 1e-5  # |squared norm - 1| below which a row counts as already unit length
+
+
+def l2_normalize(vectors: np.ndarray, copy: bool = True) -> np.ndarray:
+    """Row-wise L2 normalisation in float32; zero rows stay zero.
+
+    Embedding models already output unit vectors, so when every row is unit length (or
+    zero) within float32 rounding the vectors come back unchanged: with ``copy=False``
+    as the same array, without the division and the copy (a search of many queries then
+    only pays for the norms; ``batch_retrieve`` relies on this). Otherwise a new array.
+    """
     vectors = np.asarray(vectors, dtype=np.float32)
+    squared = np.einsum("ij,ij->i", vectors, vectors) if vectors.ndim == 2 else None
+    if squared is not None and bool(np.all((np.abs(squared - 1) <= UNIT_TOLERANCE) | (squared == 0))):
+        return vectors.copy() if copy else np.ascontiguousarray(vectors)
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
     return vectors / np.maximum(norms, np.float32(1e-12))
 
@@ -274,10 +286,13 @@ class Index(abc.ABC):
                              f"but {self.location} has dimension {self.dim}; expected [Q, {self.dim}]")
         if int(k) < 1:
             raise ValueError(f"k must be >= 1, got {k}")
-        return self._normalize(queries), min(int(k), len(self))
+        # queries are only read: no copy of already-unit queries
+        return self._normalize(queries, copy=False), min(int(k), len(self))
 
-    def _normalize(self, vectors: np.ndarray) -> np.ndarray:
-        return l2_normalize(vectors) if self.distance == "cosine" else np.asarray(vectors, np.float32)
+    def _normalize(self, vectors: np.ndarray, copy: bool = True) -> np.ndarray:
+        if self.distance == "cosine":
+            return l2_normalize(vectors, copy=copy)
+        return np.array(vectors, np.float32, copy=copy or None)
 
     def _measure_recall(self, vectors: np.ndarray) -> float:
         """recall@10 against exact search, with up to 200 database vectors as queries."""

@@ -168,8 +168,10 @@ def _write_part(table: pa.Table, final: Path) -> None:
     """Writes a part atomically: complete under its final name, or absent."""
     tmp = final.parent / f".{final.name}.tmp"
     # Dictionary pages cost more time than they save on unique-ish ids; snappy still
-    # compresses the repeated query ids (measured: 2x faster, smaller files).
-    pq.write_table(table, tmp, use_dictionary=False)
+    # compresses the repeated query ids (measured: 2x faster, smaller files). Min/max
+    # statistics of the string columns cost another quarter of the write and serve no
+    # reader of these parts (benchmarks/README.md, batch_retrieve).
+    pq.write_table(table, tmp, use_dictionary=False, write_statistics=False)
     os.replace(tmp, final)
 
 

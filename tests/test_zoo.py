@@ -26,18 +26,20 @@ NUM_LABELS = 5
 # costs grow with layers x bytes: 10-40 s for the ResNets and EfficientNetB3 on a busy
 # 2-core machine. The cheap representatives cover every custom object (CaffePreprocessing:
 # vgg16; shallow branch and L2Normalize: tiny; EfficientNet's own layers: the B0 test
-# below); the rest are marked slow so `pytest -m "not slow"` can skip them.
+# below); the rest are marked slow so `pytest -m "not slow"` can skip them. Each model is
+# built once for all its checks: building and tracing ResNet101 twice cost more than its save.
 _FAST_SAVE = {"tiny", "vgg16", "part_texture"}
 # Image models with the classifier's embedding + label_probs layers (trained by its trainer).
-_IMAGE_MODELS = zoo.list_models(kind="classifier") + zoo.list_models(kind="part_texture")
-_SAVE_PARAMS = [
+_IMAGE_MODELS = [
     name if name in _FAST_SAVE else pytest.param(name, marks=pytest.mark.slow)
-    for name in _IMAGE_MODELS
+    for name in zoo.list_models(kind="classifier") + zoo.list_models(kind="part_texture")
 ]
 
 
 @pytest.mark.parametrize("name", _IMAGE_MODELS)
-def test_every_classifier_builds_trains_and_round_trips_config(name):
+def test_every_classifier_builds_trains_round_trips_and_reloads(name, tmp_path):
+    """One model per case, built once: its checks, a training step (moved BatchNorm statistics
+    must survive the save too), the config round trip and the .keras save/load."""
     model = zoo.create_model(name, num_labels=NUM_LABELS, image_size=TINY_SIZE)
     assert model.name == name
     assert model.input_shape == (None, TINY_SIZE, TINY_SIZE, 3)
@@ -49,13 +51,6 @@ def test_every_classifier_builds_trains_and_round_trips_config(name):
     run_training_step(model, images, targets)
     run_serialization_test(model)
     run_embedding_test(model, images)
-
-
-@pytest.mark.parametrize("name", _SAVE_PARAMS)
-def test_every_classifier_saves_and_loads_without_custom_objects(name, tmp_path):
-    model = zoo.create_model(name, num_labels=NUM_LABELS, image_size=TINY_SIZE)
-    images, targets = tiny_batch(TINY_SIZE, NUM_LABELS)
-    run_training_step(model, images, targets)  # moved BatchNorm statistics must survive too
     restored = run_model_saving_test(model, images, tmp_path)
     run_embedding_test(restored, images)
 

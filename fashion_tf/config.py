@@ -17,12 +17,13 @@ import dataclasses
 from typing import Any
 
 # On a laptop CPU with no --data the demo must finish in minutes while still learning:
-# small images and a short schedule whose rate decays to zero by its last epoch (a
-# cosine), so a few epochs end at a low rate instead of waiting for plateaus to cut it.
-# With a GPU, or real data, the zoo recipe wins.
+# small images and a short schedule. With a GPU, or real data, the zoo recipe wins.
+# Measured on the demo shop (generator 5): 10 epochs with the cosine schedule halve the
+# training time but leave street-to-shop retrieval at chance (recall@10 0.008 against
+# 0.050, category P@10 0.147 against 0.365), so the demo keeps 25 epochs of plateau cuts.
 CPU_DEMO_IMAGE_SIZE = 64
-CPU_DEMO_EPOCHS = 10
-CPU_DEMO_LR_SCHEDULE = "cosine"
+CPU_DEMO_EPOCHS = 25
+CPU_DEMO_LR_SCHEDULE = "plateau"
 OPTIMIZERS = ("adam", "adamw", "sgd")
 LR_SCHEDULES = ("plateau", "cosine")
 

@@ -49,7 +49,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--patience", type=int, default=None, help="early stopping patience in epochs")
     parser.add_argument("--lr-schedule", choices=LR_SCHEDULES, default=None,
                         help="plateau: cut the rate when val_loss stalls; cosine: decay it to zero by the last "
-                             "epoch (default: plateau, cosine for the CPU demo)")
+                             "epoch (default: plateau)")
     parser.add_argument("--out", default=None, help="run directory (default runs/<model>[_scratch])")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--overwrite", action="store_true", help="start over even if --out holds a run")

@@ -25,5 +25,5 @@ def test_demo_runs_every_stage_and_records_its_timings(tmp_path, capsys):
     assert (export / "fashion" / "1" / "saved_model.pb").exists()
     assert (export / "fashion_scann" / "1" / "saved_model.pb").exists()
     config = json.loads((run / "config.json").read_text())
-    assert (config["epochs"], config["lr_schedule"], config["image_size"]) == (1, "cosine", 64)
+    assert (config["epochs"], config["lr_schedule"], config["image_size"]) == (1, "plateau", 64)
 

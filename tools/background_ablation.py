@@ -126,7 +126,7 @@ def main(argv=None) -> int:
         for name, p in settings.items():
             run_dir = out / f"{args.model}_p{p:g}_seed{seed}"
             if not (run_dir / "model.keras").exists():
-                # plateau cuts, as the recorded five-seed figures were trained (not the demo's cosine)
+                # plateau cuts, as the recorded five-seed figures were trained
                 train.train(config_for(args.model, data=args.data, epochs=args.epochs, image_size=args.image_size,
                                        background_p=p, weights=args.weights, seed=seed, out=str(run_dir),
                                        lr_schedule="plateau"))

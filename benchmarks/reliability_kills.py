@@ -84,7 +84,7 @@ def scenario_export_kills(client_for, base: Path, kills: int, seed: int = 0) -> 
     timing.wait()
     shutil.rmtree(base / "99")
     spread_kills = kills - kills * 3 // 10
-    trials, half_visible, failed_loads = [], 0, 0
+    trials, half_visible, failed_loads = [], 0, set()
     for trial in range(kills):
         version, aimed = 100 + trial, trial >= spread_kills
         child = _export_child(base, version, aim=aimed)
@@ -101,9 +101,16 @@ def scenario_export_kills(client_for, base: Path, kills: int, seed: int = 0) -> 
         published = (base / str(version)).exists()
         half_visible += published and not _whole(base / str(version))
         time.sleep(1.2)  # two polls of the server
-        with client_for() as client:
-            statuses = {s["version"]: s for s in client.status()}
-        failed_loads += sum(bool(s["error_message"]) for s in statuses.values())
+        deadline = time.monotonic() + 300
+        while True:  # a published version: let the server finish loading it before it is removed
+            with client_for() as client:
+                statuses = {s["version"]: s for s in client.status()}
+            seen = statuses.get(version)
+            if not published or time.monotonic() > deadline or (
+                    seen and (seen["state"] == "AVAILABLE" or seen["error_message"])):
+                break
+            time.sleep(0.5)
+        failed_loads |= {v for v, s in statuses.items() if s["error_message"]}
         half_visible += (not published) and version in statuses
         trials.append({"kill_s": round(delay, 3), "aimed_at_rename": aimed, "published_whole": published,
                        "served": statuses.get(version, {}).get("state") == "AVAILABLE"})
@@ -114,7 +121,7 @@ def scenario_export_kills(client_for, base: Path, kills: int, seed: int = 0) -> 
     return {"kills": kills, "export_seconds_uninterrupted": round(duration, 2),
             "kill_moments": f"{spread_kills} stratified over 0..1.1 x the export's duration, "
                             f"{kills - spread_kills} in a {RENAME_PAUSE} s pause before the rename or just after it",
-            "half_versions_visible": half_visible, "failed_loads": failed_loads,
+            "half_versions_visible": half_visible, "failed_loads": len(failed_loads),
             "published_whole": sum(t["published_whole"] for t in trials),
             "published_and_served": sum(t["served"] for t in trials),
             "killed_before_publishing": sum(not t["published_whole"] for t in trials),

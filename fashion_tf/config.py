@@ -26,6 +26,9 @@ CPU_DEMO_EPOCHS = 25
 CPU_DEMO_LR_SCHEDULE = "plateau"
 OPTIMIZERS = ("adam", "adamw", "sgd")
 LR_SCHEDULES = ("plateau", "cosine")
+# tf.distribute strategies and mixed-precision settings (fashion_tf/distribute.py).
+STRATEGIES = ("auto", "default", "mirrored", "multi_worker")
+MIXED_PRECISION = ("auto", "on", "off")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,10 +57,14 @@ class TrainConfig:
         weights: "auto" (ImageNet if available, else scratch), "imagenet" (or fail),
             "none", or a weights-file path.
         loss: the loss the kind's trainer must use (it refuses others).
-        augmentation: "standard" or "heavy" standard augmentation.
+        augmentation: "standard" or "heavy" standard augmentation, or "none".
         background_p: probability of background augmentation per training image
             (paper section 3.1).
         options: settings only one kind's trainer understands (it validates them).
+        strategy: tf.distribute strategy, one of ``STRATEGIES``; "auto":
+            MultiWorkerMirroredStrategy under ``TF_CONFIG``, MirroredStrategy with
+            several GPUs, else the default one.
+        mixed_precision: ``mixed_float16`` "on", "off", or "auto" (on with a GPU).
     """
 
     model: str
@@ -79,12 +86,18 @@ class TrainConfig:
     augmentation: str = "standard"
     background_p: float = 0.5
     options: dict[str, Any] = dataclasses.field(default_factory=dict)
+    strategy: str = "auto"
+    mixed_precision: str = "auto"
 
     def __post_init__(self):
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"optimizer {self.optimizer!r}: expected one of {OPTIMIZERS}")
         if self.lr_schedule not in LR_SCHEDULES:
             raise ValueError(f"lr_schedule {self.lr_schedule!r}: expected one of {LR_SCHEDULES}")
+        if self.strategy not in STRATEGIES:
+            raise ValueError(f"strategy {self.strategy!r}: expected one of {STRATEGIES}")
+        if self.mixed_precision not in MIXED_PRECISION:
+            raise ValueError(f"mixed_precision {self.mixed_precision!r}: expected one of {MIXED_PRECISION}")
         for name in ("epochs", "batch_size", "early_stopping_patience"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")

@@ -59,7 +59,8 @@ class Run:
 
     @property
     def catalog_dir(self) -> Path | None:
-        data = self.config.get("data")
+        # A run trained from TFRecords names the catalog they were written from.
+        data = self.config.get("catalog") if self.config.get("data_format") == "tfrecords" else self.config.get("data")
         return Path(data) if data else None
 
     @functools.cached_property

@@ -19,7 +19,14 @@ from pathlib import Path
 
 import fashion_tf  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
 from fashion_tf import zoo
-from fashion_tf.config import LR_SCHEDULES, OPTIMIZERS, TrainConfig, config_for
+from fashion_tf.config import (
+    LR_SCHEDULES,
+    MIXED_PRECISION,
+    OPTIMIZERS,
+    STRATEGIES,
+    TrainConfig,
+    config_for,
+)
 from fashion_tf.models.backbones import WeightsUnavailableError
 
 # Zoo kind -> module with ``train(config: TrainConfig, overwrite: bool) -> Path``.
@@ -46,6 +53,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--weights", default="auto",
                         help="auto (ImageNet if available, else from scratch) | imagenet (or fail) | none | PATH")
     parser.add_argument("--background-p", type=float, default=None, help="probability of background augmentation")
+    parser.add_argument("--augmentation", choices=("none", "standard", "heavy"), default=None,
+                        help="standard augmentation (warp, colour jitter): default the zoo card's")
     parser.add_argument("--patience", type=int, default=None, help="early stopping patience in epochs")
     parser.add_argument("--lr-schedule", choices=LR_SCHEDULES, default=None,
                         help="plateau: cut the rate when val_loss stalls; cosine: decay it to zero by the last "
@@ -53,6 +62,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--out", default=None, help="run directory (default runs/<model>[_scratch])")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--overwrite", action="store_true", help="start over even if --out holds a run")
+    hardware = parser.add_argument_group("hardware (classifier models)")
+    hardware.add_argument("--strategy", choices=STRATEGIES, default="auto",
+                          help="auto: multi_worker when TF_CONFIG is set, mirrored with several GPUs, else default")
+    hardware.add_argument("--mixed-precision", choices=MIXED_PRECISION, default="auto",
+                          help="mixed_float16 compute: auto = on with a GPU")
     style = parser.add_argument_group("style embedding models (ctl_triplet)")
     style.add_argument("--mining", choices=("none", "semi_hard"), default=None,
                        help="triplet negatives: as sampled, or semi-hard within the batch")
@@ -73,20 +87,29 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
     return config_for(
         args.model, data=args.data, out=args.out, seed=args.seed, epochs=args.epochs, image_size=args.image_size,
         batch_size=args.batch_size, optimizer=args.optimizer, learning_rate=args.learning_rate,
-        weights=args.weights, background_p=args.background_p, early_stopping_patience=args.patience,
-        lr_schedule=args.lr_schedule, options=options,
+        weights=args.weights, background_p=args.background_p, augmentation=getattr(args, "augmentation", None),
+        early_stopping_patience=args.patience, lr_schedule=args.lr_schedule, options=options,
+        strategy=getattr(args, "strategy", None), mixed_precision=getattr(args, "mixed_precision", None),
     )
 
 
-def train(config: TrainConfig, overwrite: bool = False) -> Path:
-    """Trains with the trainer of ``config.kind``; returns the run directory."""
+def train(config: TrainConfig, overwrite: bool = False, callbacks=()) -> Path:
+    """Trains with the trainer of ``config.kind``; returns the run directory.
+    ``callbacks``: Keras callbacks run after the run's own (classifier kinds)."""
     if config.kind == "personalizer":
         raise ValueError("the personalizer trains on top of an extractor run: "
                          "python -m fashion_tf.personalize --run RUN")
     if config.kind not in TRAINERS:
         raise NotImplementedError(f"no trainer for zoo kind {config.kind!r} yet; trainers exist for "
                                   f"{sorted(TRAINERS)}")
-    return importlib.import_module(TRAINERS[config.kind]).train(config, overwrite=overwrite)
+    extra = {"callbacks": list(callbacks)} if callbacks else {}
+    if TRAINERS[config.kind] != "fashion_tf.training.classifier":
+        if extra:
+            raise ValueError(f"extra callbacks: the {config.kind} trainer takes none")
+        if (config.strategy, config.mixed_precision) != ("auto", "auto"):
+            raise ValueError(f"--strategy / --mixed-precision: the {config.kind} trainer runs on one device "
+                             "in float32; they apply to the classifier models")
+    return importlib.import_module(TRAINERS[config.kind]).train(config, overwrite=overwrite, **extra)
 
 
 def main(argv=None) -> int:

@@ -51,3 +51,34 @@ def tiny_run(tiny_shop, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("runs") / "tiny"
     train.train(config_for("tiny", data=str(tiny_shop), epochs=2, image_size=48, batch_size=16, out=str(out)))
     return out
+
+
+@pytest.fixture(scope="session")
+def tiny_records(tiny_shop, tmp_path_factory):
+    """The tiny shop written as 4 TFRecord shards by ``tools/write_tfrecords.py``, after,
+    among its training items, one mask file was deleted (computed again on writing), one mask flagged as unusable
+    in masks/confidence.json and one image made undecodable. Returns (the catalog as
+    written from, (re-masked id, flagged id, broken id), the records directory)."""
+    import importlib.util
+    import json
+    import shutil
+
+    from fashion_tf.data.catalog import load_catalog
+
+    shop = tmp_path_factory.mktemp("tfr") / "shop"
+    shutil.copytree(tiny_shop, shop)
+    catalog = load_catalog(shop)
+    rows = [row for row, split in enumerate(catalog.items["split"]) if split == "train"][:3]
+    remasked, flagged, broken = (catalog.items["item_id"].iloc[row] for row in rows)
+    catalog.path(catalog.items["mask"].iloc[rows[0]]).unlink()
+    confidence = shop / "masks" / "confidence.json"
+    verdicts = json.loads(confidence.read_text())
+    verdicts["items"][flagged][2] = "confidence below 0.5"
+    confidence.write_text(json.dumps(verdicts))
+    catalog.path(catalog.items["image"].iloc[rows[2]]).write_bytes(b"not an image")
+    spec = importlib.util.spec_from_file_location("write_tfrecords_tool", ROOT / "tools" / "write_tfrecords.py")
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    out = shop.parent / "records"
+    assert tool.main(["--catalog", str(shop), "--out", str(out), "--shards", "4"]) == 0
+    return load_catalog(shop), (remasked, flagged, broken), out

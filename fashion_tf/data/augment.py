@@ -20,6 +20,7 @@ makes a seeded pipeline reproducible while every epoch still draws new augmentat
 """
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -134,11 +135,17 @@ def apply_transforms(images: tf.Tensor, transforms: tf.Tensor, fill_value: float
 
 # RGB <-> YIQ: hue is the angle and saturation the length of (I, Q), so a hue rotation
 # plus chroma scaling is one exact 3x3 matrix per image.
-_RGB_TO_YIQ = tf.constant(
-    [[0.299, 0.587, 0.114], [0.595716, -0.274453, -0.321263], [0.211456, -0.522591, 0.311135]],
-    tf.float32,
-)
-_YIQ_TO_RGB = tf.linalg.inv(_RGB_TO_YIQ)
+@functools.cache
+def _yiq_matrices() -> tuple[tf.Tensor, tf.Tensor]:
+    """(RGB->YIQ, YIQ->RGB), made eagerly on first use, not at import: a TensorFlow op
+    at import would start TensorFlow's runtime before a MultiWorkerMirroredStrategy
+    can be created (fashion_tf/distribute.py)."""
+    with tf.init_scope():
+        rgb_to_yiq = tf.constant(
+            [[0.299, 0.587, 0.114], [0.595716, -0.274453, -0.321263], [0.211456, -0.522591, 0.311135]],
+            tf.float32,
+        )
+        return rgb_to_yiq, tf.linalg.inv(rgb_to_yiq)
 
 
 def color_matrices(seed: tf.Tensor, batch, ranges: AugmentationRanges) -> tuple[tf.Tensor, tf.Tensor]:
@@ -154,7 +161,8 @@ def color_matrices(seed: tf.Tensor, batch, ranges: AugmentationRanges) -> tuple[
     cos, sin = tf.cos(hue) * chroma, tf.sin(hue) * chroma
     one, zero = tf.ones([batch]), tf.zeros([batch])
     rotation = tf.reshape(tf.stack([one, zero, zero, zero, cos, -sin, zero, sin, cos], axis=1), [-1, 3, 3])
-    matrix = tf.matmul(tf.matmul(_YIQ_TO_RGB[None], rotation), _RGB_TO_YIQ[None])  # [B, 3, 3]
+    rgb_to_yiq, yiq_to_rgb = _yiq_matrices()
+    matrix = tf.matmul(tf.matmul(yiq_to_rgb[None], rotation), rgb_to_yiq[None])  # [B, 3, 3]
     return matrix, offset
 
 

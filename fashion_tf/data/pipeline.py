@@ -142,6 +142,31 @@ def _mask_paths(catalog, items: pd.DataFrame, report: PipelineReport | None = No
     return ["" if i in flagged else p for i, p in zip(ids, paths)]
 
 
+def readable_items(catalog, items: pd.DataFrame, split: str | None, report: PipelineReport):
+    """(items, image paths, check entries) without the rows whose image does not decode
+    (recorded in ``report``); raises when none is left."""
+    paths = [str(Path(catalog.root) / p) for p in items["image"]]
+    checked = check_files(paths, Path(catalog.root) / CHECK_CACHE_FILE)
+    skipped = {path: entry[0] for path, entry in checked.items() if entry[0] is not None}
+    report.num_images += len(paths)
+    report.skipped.update(skipped)
+    if skipped:
+        logger.warning("%s: skipping %d unreadable image(s), e.g. %s", catalog.root, len(skipped), next(iter(skipped.items())))
+    keep = np.array([p not in skipped for p in paths], bool)
+    if not keep.any():
+        raise ValueError(f"{catalog.root}: none of the {len(paths)} images of split {split!r} is readable")
+    return items[keep], [p for p, k in zip(paths, keep) if k], checked
+
+
+def pasteable_masks(catalog, items: pd.DataFrame, report: PipelineReport) -> tuple[list[str], dict[str, list]]:
+    """Per row, the mask file the background augmentation pastes the item with ("" when
+    it is never pasted: no mask, an unreadable one, or one ``masks/confidence.json``
+    flags), and the check entries of those files."""
+    mask_paths = _mask_paths(catalog, items, report)
+    readable = _check_masks(mask_paths, Path(catalog.root) / CHECK_CACHE_FILE, report)
+    return [m if m in readable else "" for m in mask_paths], readable
+
+
 def default_background_files() -> list[str]:
     """The training pool of :mod:`fashion_tf.data.photos` (never shared with queries)."""
     from fashion_tf.data.photos import training_background_files
@@ -206,6 +231,7 @@ def make_dataset(
     with_ids: bool = False,
     seed: int | None = None,
     report: PipelineReport | None = None,
+    shard: tuple[int, int] | None = None,
 ) -> tf.data.Dataset:
     """Batches of ``(images float32 [B, S, S, 3] 0-255, multi_hot float32 [B, L])``.
 
@@ -227,9 +253,34 @@ def make_dataset(
         with_ids: also yield the ``item_id`` strings ``[B]``.
         seed: makes order and augmentation reproducible (and the map deterministic).
         report: a :class:`PipelineReport` to fill with skipped files.
+        shard: ``(worker, workers)``: only every workers-th row from ``worker`` on
+            (multi-worker training, ``fashion_tf.distribute.distribute_dataset``).
     """
     if augmentation not in AUGMENTATIONS:
         raise ValueError(f"augmentation {augmentation!r} unknown; expected one of {AUGMENTATIONS}")
+    ds = catalog_elements(catalog, split, image_size, vocabulary, training=training, augmentation=augmentation,
+                          background_p=background_p, seed=seed, report=report, shard=shard)
+    return batch_and_augment(
+        ds, image_size, batch_size, training=training, augmentation=augmentation, background_p=background_p,
+        background_files=background_files, background_scale=background_scale, background_blur=background_blur,
+        interpolation=interpolation, with_ids=with_ids, seed=seed)
+
+
+def catalog_elements(
+    catalog,
+    split: str | None,
+    image_size: int,
+    vocabulary: Sequence[str] | None = None,
+    *,
+    training: bool = False,
+    augmentation: str = "standard",
+    background_p: float = 0.5,
+    seed: int | None = None,
+    report: PipelineReport | None = None,
+    shard: tuple[int, int] | None = None,
+) -> tf.data.Dataset:
+    """:func:`make_dataset` before batching: ``(image, mask, label, item_id)`` per item
+    (see :func:`batch_and_augment` for the dtypes), shuffled when ``training``."""
     report = PipelineReport() if report is None else report
     catalog = _as_catalog(catalog)
     items = catalog.items
@@ -237,31 +288,17 @@ def make_dataset(
         items = items[items["split"] == split]
     if len(items) == 0:
         raise ValueError(f"{Path(catalog.root) / schema.ITEMS_FILE}: no rows with split == {split!r}")
+    if shard is not None:
+        items = items.iloc[shard[0]::shard[1]]
     if vocabulary is None:
         vocabulary = getattr(catalog, "vocabulary", None)
         if vocabulary is None:
             raise ValueError(f"{catalog.root}: no vocabulary given and no {schema.LABELS_FILE}; label the catalog first")
 
-    paths = [str(Path(catalog.root) / p) for p in items["image"]]
-    cache_file = Path(catalog.root) / CHECK_CACHE_FILE
-    checked = check_files(paths, cache_file)
-    skipped = {path: entry[0] for path, entry in checked.items() if entry[0] is not None}
-    report.num_images += len(paths)
-    report.skipped.update(skipped)
-    if skipped:
-        logger.warning("%s: skipping %d unreadable image(s), e.g. %s", catalog.root, len(skipped), next(iter(skipped.items())))
-    keep = np.array([p not in skipped for p in paths], bool)
-    if not keep.any():
-        raise ValueError(f"{catalog.root}: none of the {len(paths)} images of split {split!r} is readable")
-    items = items[keep]
-    paths = [p for p, k in zip(paths, keep) if k]
-
+    items, paths, checked = readable_items(catalog, items, split, report)
     use_background = training and background_p > 0
-    use_standard = training and augmentation != "none"
-    augmented = use_background or use_standard
-    mask_paths = _mask_paths(catalog, items, report) if use_background else [""] * len(paths)
-    mask_checked = _check_masks(mask_paths, cache_file, report) if use_background else {}
-    mask_paths = [m if m in mask_checked else "" for m in mask_paths]
+    augmented = is_augmented(training, augmentation, background_p)
+    mask_paths, mask_checked = pasteable_masks(catalog, items, report) if use_background else ([""] * len(paths), {})
     labels = multi_hot(list(items["labels"]), vocabulary)
     ids = [str(i) for i in items["item_id"]]
     rows = (np.array(paths), np.array(mask_paths), labels, np.array(ids))
@@ -289,7 +326,9 @@ def make_dataset(
             ds = tf.data.Dataset.from_tensor_slices(tuple(column[group] for column in rows))
             if training:
                 ds = ds.shuffle(int(group.sum()), seed=_offset(seed, len(streams)), reshuffle_each_iteration=True)
-            ds = ds.map(loader, num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic)
+            # The loaders branch on Python settings only (no AutoGraph conversion needed).
+            ds = ds.map(tf.autograph.experimental.do_not_convert(loader), num_parallel_calls=tf.data.AUTOTUNE,
+                        deterministic=deterministic)
             streams.append(ds.ignore_errors(log_warning=True))
     if len(streams) == 1:
         ds = streams[0]
@@ -300,12 +339,42 @@ def make_dataset(
         if training:
             choice = choice.shuffle(len(choices), seed=_offset(seed, 2), reshuffle_each_iteration=True)
         ds = tf.data.Dataset.choose_from_datasets(streams, choice, stop_on_empty_dataset=False)
+    return ds
+
+
+def batch_and_augment(
+    ds: tf.data.Dataset,
+    image_size: int,
+    batch_size: int,
+    *,
+    training: bool,
+    augmentation: str = "standard",
+    background_p: float = 0.5,
+    background_files: Sequence[str] | None = None,
+    background_scale: tuple[float, float] = (0.4, 0.9),
+    background_blur: float = 0.0,
+    interpolation: str = "nearest",
+    with_ids: bool = False,
+    seed: int | None = None,
+) -> tf.data.Dataset:
+    """The tail every input pipeline shares: batch, then (training) the standard warp and
+    background paste as one batch function, then prefetch.
+
+    ``ds`` yields ``(image, mask, label, item_id)``: uint8 image and mask when
+    :func:`is_augmented` (an all-zero mask is never pasted), float32 image otherwise;
+    the catalog reader (:func:`make_dataset`) and the TFRecord reader
+    (``fashion_tf.data.tfrecord_pipeline``) both feed it, so the two augment alike.
+    Arguments as in :func:`make_dataset`.
+    """
+    use_background = training and background_p > 0
+    use_standard = training and augmentation != "none"
+    deterministic = seed is not None or not training
     ds = ds.batch(batch_size)
 
     def output(images, label, item_id):
         return (images, label, item_id) if with_ids else (images, label)
 
-    if augmented:
+    if use_background or use_standard:
         backgrounds = packed_backgrounds = None
         if use_background:
             files = default_background_files() if background_files is None else list(background_files)
@@ -323,10 +392,18 @@ def make_dataset(
                                    packed_backgrounds=packed_backgrounds)
             return output(images, label, item_id)
 
-        ds = tf.data.Dataset.zip((ds, seeds)).map(augment, num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic)
+        # augment() branches on Python settings only: tracing it as written skips
+        # AutoGraph's source transformation, seconds of CPU at every pipeline start.
+        ds = tf.data.Dataset.zip((ds, seeds)).map(tf.autograph.experimental.do_not_convert(augment),
+                                                  num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic)
     else:
         ds = ds.map(lambda images, masks, label, item_id: output(images, label, item_id))
     return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def is_augmented(training: bool, augmentation: str, background_p: float) -> bool:
+    """Whether :func:`batch_and_augment` augments: then the readers hand it uint8 images."""
+    return training and (background_p > 0 or augmentation != "none")
 
 
 def _offset(seed: int | None, k: int) -> int | None:

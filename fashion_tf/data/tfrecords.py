@@ -9,12 +9,16 @@ record holds one catalog item:
     image    bytes    the image file's bytes as stored (JPEG/PNG, decoded when read)
     labels   float[L] multi-hot over the vocabulary in the manifest
     split    bytes    "train" | "val" | "test"
-    mask     bytes    the mask PNG's bytes, b"" when the item has none
+    mask     bytes    the mask PNG's bytes, b"" when the item is never pasted on a background
 
-The directory holds ``part-00000-of-00004.tfrecord`` ... and ``tfrecords.json``:
+The directory holds ``part-00000-of-00004.tfrecord`` ..., the catalog's ``labels.json``
+and ``tfrecords.json``:
 
     {"format": "fashion_tf.tfrecords", "format_version": 1,
-     "catalog_fingerprint": "0123abcd...", "count": 60, "vocabulary": [...],
+     "catalog_fingerprint": "0123abcd...", "catalog": "/abs/path/of/the/catalog",
+     "count": 60, "vocabulary": [...], "splits": {"test": 12, "train": 36, "val": 12},
+     "label_counts": {"train": [7, 12, ...], ...}, "skipped": {item_id: reason},
+     "unusable_masks": {item_id: reason},
      "shards": [{"file": "part-00000-of-00004.tfrecord", "count": 15}, ...]}
 """
 from __future__ import annotations
@@ -27,12 +31,15 @@ from typing import Any
 
 import numpy as np
 
-from fashion_tf.data.catalog import catalog_fingerprint, load_catalog
+from fashion_tf.data.catalog import catalog_fingerprint
+from fashion_tf.data.schema import LABELS_FILE
 from fashion_tf.format_json import read_format_json
 
 FORMAT = "fashion_tf.tfrecords"
 FORMAT_VERSION = 1
 MANIFEST_NAME = "tfrecords.json"
+# Records held in memory for shuffling (beyond it, the shard order adds the randomness).
+SHUFFLE_BUFFER = 10_000
 
 
 class TFRecordsError(ValueError):
@@ -59,25 +66,43 @@ def _example(item_id: str, image: bytes, labels: np.ndarray, split: str, mask: b
 
 
 def write_tfrecords(catalog_dir: str | Path, out_dir: str | Path, shards: int) -> dict[str, Any]:
-    """Writes every item of the catalog at ``catalog_dir`` into ``shards`` TFRecord files
-    (contiguous, nearly equal ranges of ``items.parquet``'s rows) under ``out_dir``, with
-    the manifest; returns the manifest. ``out_dir`` is replaced atomically."""
+    """Writes every readable item of the catalog at ``catalog_dir`` into ``shards``
+    TFRecord files (contiguous, nearly equal ranges of ``items.parquet``'s rows) under
+    ``out_dir``, with the manifest and the catalog's ``labels.json``; returns the manifest.
+    ``out_dir`` is replaced atomically.
+
+    The records hold what training from the catalog directory would read
+    (``fashion_tf.data.pipeline``): a folder of images is imported and an unlabelled
+    catalog labelled first, images that do not decode are left out (listed under
+    ``skipped``), missing masks are computed, and an item whose mask the background
+    augmentation would not paste with (unreadable, or flagged in
+    ``masks/confidence.json``: listed under ``unusable_masks``) gets ``mask`` b"".
+    """
     import tensorflow as tf
 
-    from fashion_tf.data.pipeline import multi_hot
+    from fashion_tf.data.pipeline import (
+        PipelineReport,
+        multi_hot,
+        pasteable_masks,
+        readable_items,
+    )
+    from fashion_tf.training_data import resolve_catalog
 
     if int(shards) < 1:
         raise ValueError(f"shards must be >= 1, got {shards}")
-    catalog = load_catalog(catalog_dir)
+    catalog = resolve_catalog(catalog_dir)
     items = catalog.items.reset_index(drop=True)
     if len(items) == 0:
         raise TFRecordsError(f"{catalog_dir}: the catalog has no items")
-    vocabulary = catalog.vocabulary or sorted({label for labels in items["labels"] for label in labels})
-    labels = multi_hot(list(items["labels"]), vocabulary)
-    masks = items["mask"] if "mask" in items.columns else [None] * len(items)
     out = Path(out_dir)
     if out.exists() and any(out.iterdir()) and not (out / MANIFEST_NAME).exists():
         raise FileExistsError(f"{out} exists and is not a TFRecord directory; choose an empty or new directory")
+    report = PipelineReport()
+    items, paths, _ = readable_items(catalog, items, None, report)
+    items = items.reset_index(drop=True)
+    masks, _ = pasteable_masks(catalog, items, report)
+    vocabulary = list(catalog.vocabulary)
+    labels = multi_hot(list(items["labels"]), vocabulary)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
@@ -88,20 +113,25 @@ def write_tfrecords(catalog_dir: str | Path, out_dir: str | Path, shards: int) -
         name = shard_file(number, len(pieces))
         with tf.io.TFRecordWriter(str(tmp / name)) as writer:
             for row in rows:
-                image_path = catalog.path(items.at[row, "image"])
-                if not image_path.is_file():
-                    raise TFRecordsError(f"{catalog_dir}/items.parquet: item {items.at[row, 'item_id']!r} "
-                                         f"image {image_path} not found")
-                mask = masks[row]
-                mask_bytes = catalog.path(mask).read_bytes() if isinstance(mask, str) and mask and \
-                    catalog.path(mask).is_file() else b""
-                writer.write(_example(items.at[row, "item_id"], image_path.read_bytes(), labels[row],
+                mask_bytes = Path(masks[row]).read_bytes() if masks[row] else b""
+                writer.write(_example(str(items.at[row, "item_id"]), Path(paths[row]).read_bytes(), labels[row],
                                       items.at[row, "split"], mask_bytes).SerializeToString())
         entries.append({"file": name, "count": len(rows)})
+    splits = items["split"].astype(str).to_numpy()
+    ids_by_path = dict(zip((str(catalog.path(p)) for p in catalog.items["image"]), catalog.items["item_id"]))
     manifest = {"format": FORMAT, "format_version": FORMAT_VERSION,
-                "catalog_fingerprint": catalog_fingerprint(catalog), "count": len(items),
-                "vocabulary": list(vocabulary), "shards": entries}
+                "catalog_fingerprint": catalog_fingerprint(catalog), "catalog": str(Path(catalog.root).resolve()),
+                "count": len(items), "vocabulary": vocabulary,
+                "splits": {split: int((splits == split).sum()) for split in sorted(set(splits))},
+                # Per split, items carrying each label: the trainer's label frequencies
+                # (paper eq. 2) without a pass over the images.
+                "label_counts": {split: labels[splits == split].sum(axis=0).astype(int).tolist()
+                                 for split in sorted(set(splits))},
+                "skipped": {str(ids_by_path.get(path, path)): reason for path, reason in report.skipped.items()},
+                "unusable_masks": dict(report.unusable_masks),
+                "shards": entries}
     (tmp / MANIFEST_NAME).write_text(json.dumps(manifest, indent=2) + "\n")
+    shutil.copyfile(Path(catalog.root) / LABELS_FILE, tmp / LABELS_FILE)
     if out.exists():
         shutil.rmtree(out)
     os.replace(tmp, out)
@@ -127,12 +157,19 @@ def is_tfrecords_dir(directory: str | Path) -> bool:
 
 
 def read_tfrecords(directory: str | Path, split: str | None = None, parallel_reads: int | None = None,
-                   deterministic: bool = False):
+                   deterministic: bool = False, shuffle: bool = False, seed: int | None = None,
+                   shard: tuple[int, int] | None = None):
     """A ``tf.data.Dataset`` of dicts ``{"item_id", "image", "labels", "split", "mask"}``
     (string scalars, ``labels`` float32 [L]) over the shards of ``directory``, read with
     ``parallel_reads`` shards interleaved (default: all, at most 16) and parsed in
     parallel; ``split`` keeps one split. Order follows the interleave, not the catalog,
-    unless ``deterministic`` (then reads are still parallel, results in a fixed order)."""
+    unless ``deterministic`` (then reads are still parallel, results in a fixed order).
+    ``shuffle``: the shard order and (through a buffer of up to ``SHUFFLE_BUFFER``
+    records) the records are reshuffled every epoch, reproducibly with ``seed``.
+
+    ``shard=(index, count)``: only worker ``index`` of ``count``'s part: every count-th
+    shard file from ``index`` on, or, with fewer files than workers, every count-th
+    record (then read in a fixed order, the same on every worker)."""
     import tensorflow as tf
 
     manifest = read_tfrecords_manifest(directory)
@@ -144,12 +181,25 @@ def read_tfrecords(directory: str | Path, split: str | None = None, parallel_rea
         "split": tf.io.FixedLenFeature([], tf.string),
         "mask": tf.io.FixedLenFeature([], tf.string, default_value=b""),
     }
+    by_record = shard is not None and len(files) < shard[1]
+    if shard is not None and not by_record:
+        files = files[shard[0]::shard[1]]
+    deterministic = deterministic or by_record
     cycle = max(1, min(parallel_reads or 16, len(files)))
-    dataset = tf.data.Dataset.from_tensor_slices(files).interleave(
+    dataset = tf.data.Dataset.from_tensor_slices(files)
+    if shuffle:
+        dataset = dataset.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
+    dataset = dataset.interleave(
         tf.data.TFRecordDataset, cycle_length=cycle, num_parallel_calls=tf.data.AUTOTUNE,
         deterministic=deterministic)
     dataset = dataset.map(lambda record: tf.io.parse_single_example(record, spec),
                           num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic)
+    if by_record:
+        dataset = dataset.shard(shard[1], shard[0])
     if split is not None:
         dataset = dataset.filter(lambda example: tf.equal(example["split"], split))
+    if shuffle:
+        count = manifest["splits"].get(split, 0) if split is not None and "splits" in manifest else manifest["count"]
+        dataset = dataset.shuffle(max(1, min(int(count), SHUFFLE_BUFFER)), seed=None if seed is None else seed + 1,
+                                  reshuffle_each_iteration=True)
     return dataset.prefetch(tf.data.AUTOTUNE)

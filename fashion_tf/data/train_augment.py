@@ -298,4 +298,4 @@ def _inverse_affine(matrices: tf.Tensor) -> tf.Tensor:
     return tf.reshape(tf.stack(rows, axis=1), [-1, 3, 3])
 
 
-_augment_xla = tf.function(_augment, jit_compile=True)
+_augment_xla = tf.function(_augment, jit_compile=True, autograph=False)

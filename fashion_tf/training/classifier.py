@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import tempfile
 import time
 from pathlib import Path
 
@@ -19,30 +20,28 @@ import tensorflow as tf
 import fashion_tf  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
 from fashion_tf import zoo
 from fashion_tf.config import TrainConfig
-from fashion_tf.data.catalog import Catalog, catalog_fingerprint
-from fashion_tf.data.pipeline import PipelineReport, make_dataset, multi_hot
-from fashion_tf.distribute import choose_strategy
+from fashion_tf.data.pipeline import PipelineReport
+from fashion_tf.distribute import (
+    barrier,
+    choose_strategy,
+    distribute_dataset,
+    is_chief,
+    is_multi_worker,
+    worker,
+)
 from fashion_tf.losses import WeightedMultiLabelLoss, label_weights
 from fashion_tf.metrics import all_metrics, multilabel_scores
 from fashion_tf.models.backbones import weights_used
-from fashion_tf.runs import METRICS_FILE
+from fashion_tf.runs import METRICS_FILE, MODEL_FILE
 from fashion_tf.training import common
-from fashion_tf.training_data import resolve_catalog
+from fashion_tf.training_data import TrainingData, resolve_training_data
 
 LOSSES = ("weighted_multilabel",)
 
 
-def label_frequencies(catalog: Catalog, vocabulary: list[str]) -> np.ndarray:
-    """Fraction of training items carrying each label: the f_i of paper eq. 2."""
-    train = catalog.items[catalog.items["split"] == "train"]
-    if len(train) == 0:
-        raise ValueError(f"{catalog.root}/items.parquet: no rows with split == 'train'")
-    return multi_hot(train["labels"].tolist(), vocabulary).mean(axis=0)
-
-
-def predict_split(model, catalog, split, config: TrainConfig, vocabulary):
+def predict_split(model, data: TrainingData, split, config: TrainConfig):
     """(y_true, y_prob) over one split, without augmentation."""
-    dataset = make_dataset(catalog, split, config.image_size, config.batch_size, vocabulary, training=False)
+    dataset = data.dataset(split, config.image_size, config.batch_size, training=False)
     truths, probs = [], []
     for images, targets in dataset:
         probs.append(model(images, training=False).numpy())
@@ -52,11 +51,11 @@ def predict_split(model, catalog, split, config: TrainConfig, vocabulary):
     return np.concatenate(truths), np.concatenate(probs)
 
 
-def multilabel_test_scores(model, catalog, config: TrainConfig, vocabulary, frequencies) -> dict:
+def multilabel_test_scores(model, data: TrainingData, config: TrainConfig, frequencies) -> dict:
     """Test-set multi-label scores and the trivial baseline that predicts every label
     with its training frequency (so only labels on more than half the items fire)."""
-    split = "test" if (catalog.items["split"] == "test").any() else "val"
-    y_true, y_prob = predict_split(model, catalog, split, config, vocabulary)
+    split = "test" if data.split_sizes.get("test") else "val"
+    y_true, y_prob = predict_split(model, data, split, config)
     trivial = np.broadcast_to(frequencies, y_true.shape)
     return {
         "split": split,
@@ -78,17 +77,24 @@ def vocabulary_arguments(model_name: str, vocabulary: list[str]) -> dict:
     return {}
 
 
-def train(config: TrainConfig, overwrite: bool = False) -> Path:
-    """Trains ``config.model`` and writes its run directory; returns the directory."""
+def train(config: TrainConfig, overwrite: bool = False, callbacks=()) -> Path:
+    """Trains ``config.model`` and writes its run directory; returns the directory.
+    ``callbacks``: Keras callbacks run after the run's own.
+
+    Across workers (``fashion_tf.distribute``) every worker runs this; only the chief
+    writes the run directory, the others keep their copies in a scratch directory that
+    is deleted at the end."""
     if config.loss not in LOSSES:
         raise ValueError(f"loss {config.loss!r}: the classifier trainer implements {LOSSES}")
     if config.options:
         raise ValueError(f"options {sorted(config.options)}: the classifier trainer takes none")
+    # First: MultiWorkerMirroredStrategy must exist before any other TensorFlow op.
+    strategy, strategy_text = choose_strategy(config.mixed_precision, config.strategy)
+    chief = is_chief(strategy)
     tf.keras.utils.set_random_seed(config.seed)
-    strategy, strategy_text = choose_strategy()
-    catalog = resolve_catalog(config.data)
-    vocabulary = list(catalog.vocabulary)
-    frequencies = label_frequencies(catalog, vocabulary)
+    data = resolve_training_data(config.data)
+    vocabulary = data.vocabulary
+    frequencies = data.label_frequencies()
 
     with strategy.scope():
         model = zoo.create_model(config.model, num_labels=len(vocabulary), image_size=config.image_size,
@@ -101,20 +107,30 @@ def train(config: TrainConfig, overwrite: bool = False) -> Path:
             metrics=all_metrics(),
         )
     run_dir = common.run_directory(config, used)
-    record = common.run_record(config, str(Path(catalog.root).resolve()), used, rate,
-                               vocabulary=vocabulary, data_fingerprint=catalog_fingerprint(catalog))
-    resuming = common.prepare_run_dir(run_dir, record, overwrite)
-    shutil.copyfile(Path(catalog.root) / "labels.json", run_dir / "labels.json")
+    record = common.run_record(config, str(data.root.resolve()), used, rate, vocabulary=vocabulary,
+                               data_fingerprint=data.fingerprint, strategy_used=strategy_text, **data.facts)
+    # Every worker decides alone whether the run resumes or must stop, before the chief
+    # writes anything, so all of them stop or go on together.
+    resuming = common.check_run_dir(run_dir, record, overwrite)
+    barrier(strategy)
+    write_dir = run_dir
+    if chief:
+        common.prepare_run_dir(run_dir, record, overwrite)
+        shutil.copyfile(data.labels_file, run_dir / "labels.json")
+    else:
+        write_dir = Path(tempfile.mkdtemp(prefix=f"fashion_tf_{'_'.join(map(str, worker(strategy)))}_"))
+        (write_dir / "checkpoints").mkdir()
+    barrier(strategy)  # the chief's run directory (and backup) is in place
 
     report = PipelineReport()
-    common_args = {"image_size": config.image_size, "batch_size": config.batch_size, "vocabulary": vocabulary}
-    train_ds = make_dataset(
-        catalog, "train", **common_args, training=True, augmentation=config.augmentation,
-        background_p=config.background_p, seed=config.seed, report=report,
-    )
-    val_split = "val" if (catalog.items["split"] == "val").any() else "test"
-    val_ds = make_dataset(catalog, val_split, **common_args, training=False, report=report)
-    num_train = int((catalog.items["split"] == "train").sum())
+    sizes = {"image_size": config.image_size}
+    train_ds = distribute_dataset(strategy, lambda batch, **shard: data.dataset(
+        "train", **sizes, batch_size=batch, training=True, augmentation=config.augmentation,
+        background_p=config.background_p, seed=config.seed, report=report, **shard), config.batch_size)
+    val_split = "val" if data.split_sizes.get("val") else "test"
+    val_ds = distribute_dataset(strategy, lambda batch, **shard: data.dataset(
+        val_split, **sizes, batch_size=batch, training=False, report=report, **shard), config.batch_size)
+    num_train = data.split_sizes["train"]
     print(
         f"training {record['run_name']} ({model.count_params():,} parameters, weights {used}) on "
         f"{num_train} images, {len(vocabulary)} labels, {config.image_size} px, {config.epochs} epochs, "
@@ -124,12 +140,22 @@ def train(config: TrainConfig, overwrite: bool = False) -> Path:
     )
     progress = common.EpochProgress(num_train, config.epochs)
     started = time.perf_counter()
-    model.fit(train_ds, validation_data=val_ds, epochs=config.epochs,
-              callbacks=common.build_callbacks(run_dir, progress, config), verbose=0)
+    model.fit(train_ds, validation_data=val_ds, epochs=config.epochs, verbose=0,
+              callbacks=common.build_callbacks(write_dir, progress, config, chief=chief,
+                                               backup_dir=run_dir / "backup") + list(callbacks))
     train_seconds = time.perf_counter() - started
+    if not chief:
+        # Every worker saves: reading the batch-norm statistics (sync-on-read variables)
+        # is an all-reduce over the workers. The others' copies are dropped.
+        model.save(write_dir / "model.keras")
+        shutil.rmtree(write_dir, ignore_errors=True)
+        return run_dir
 
     fingerprint = common.save_model_atomically(model, run_dir)
-    metrics = multilabel_test_scores(model, catalog, config, vocabulary, frequencies)
+    if is_multi_worker(strategy):
+        # The other workers are gone: score a local copy, whose reads need no all-reduce.
+        model = tf.keras.models.load_model(run_dir / MODEL_FILE, compile=False)
+    metrics = multilabel_test_scores(model, data, config, frequencies)
     steady = progress.images_per_second[1:] or progress.images_per_second
     metrics.update({
         "model": config.model,

@@ -121,16 +121,24 @@ def _schedule_callback(config: TrainConfig, patience: int) -> tf.keras.callbacks
     return tf.keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.3, patience=max(1, patience // 2))
 
 
-def build_callbacks(run_dir: Path, progress: EpochProgress, config: TrainConfig) -> list:
+def build_callbacks(run_dir: Path, progress: EpochProgress, config: TrainConfig, chief: bool = True,
+                    backup_dir: Path | None = None) -> list:
     """Backup/resume, history, best checkpoint, early stopping with the recipe's patience,
     the learning-rate schedule (cuts after half the patience, or a cosine), TensorBoard
-    logs, progress lines."""
+    logs, progress lines.
+
+    Across workers every worker gets them all but the history (``chief`` False: only the
+    chief writes history.csv) and ``run_dir`` is a scratch directory for the others;
+    ``backup_dir`` (default ``run_dir/backup``) is the chief's, which every worker
+    restores from (BackupAndRestore writes the other workers' copies to temporary
+    directories and deletes them)."""
     patience = int(config.early_stopping_patience)
     # Order matters: BackupAndRestore writes its state before CSVLogger writes the row,
     # so a kill that lands after a row appeared never loses that epoch.
+    history = [tf.keras.callbacks.CSVLogger(str(run_dir / HISTORY_FILE), append=True)] if chief else []
     return [
-        tf.keras.callbacks.BackupAndRestore(str(run_dir / "backup")),
-        tf.keras.callbacks.CSVLogger(str(run_dir / HISTORY_FILE), append=True),
+        tf.keras.callbacks.BackupAndRestore(str(backup_dir or run_dir / "backup")),
+        *history,
         tf.keras.callbacks.ModelCheckpoint(
             str(run_dir / "checkpoints" / "best.weights.h5"),
             monitor="val_loss",
@@ -147,9 +155,26 @@ def build_callbacks(run_dir: Path, progress: EpochProgress, config: TrainConfig)
 def prepare_run_dir(run_dir: Path, record: dict, overwrite: bool, resume_keys=RESUME_KEYS) -> bool:
     """Create the run directory; return True when resuming an interrupted run (one whose
     config.json agrees with ``record`` on ``resume_keys``)."""
-    config_path = run_dir / CONFIG_FILE
     if overwrite and run_dir.exists():
         shutil.rmtree(run_dir)
+    if check_run_dir(run_dir, record, False, resume_keys):
+        return True
+    if (run_dir / CONFIG_FILE).exists():
+        return False
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "checkpoints").mkdir(exist_ok=True)
+    (run_dir / CONFIG_FILE).write_text(json.dumps({**record, "status": "training"}, indent=2))
+    return False
+
+
+def check_run_dir(run_dir: Path, record: dict, overwrite: bool, resume_keys=RESUME_KEYS) -> bool:
+    """What :func:`prepare_run_dir` decides, without writing: True when an interrupted
+    run will be resumed; SystemExit when the directory holds a finished run or one with
+    other settings (and not ``overwrite``). Every worker of a cluster checks, so all stop
+    or go on together."""
+    config_path = run_dir / CONFIG_FILE
+    if overwrite:
+        return False
     if config_path.exists():
         previous = json.loads(config_path.read_text())
         if previous.get("status") == "finished":
@@ -165,9 +190,6 @@ def prepare_run_dir(run_dir: Path, record: dict, overwrite: bool, resume_keys=RE
                 + ": pass --overwrite or choose another --out"
             )
         return (run_dir / "backup").exists()
-    run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "checkpoints").mkdir(exist_ok=True)
-    config_path.write_text(json.dumps({**record, "status": "training"}, indent=2))
     return False
 
 

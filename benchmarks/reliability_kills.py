@@ -179,8 +179,8 @@ def _kill_after_epochs(command, env, out: Path, finished: int, extra_s: float) -
             "epochs_finished_before_kill": _history_rows(history)}
 
 
-# A kill costs no more than a seed: the val_loss bound tests/test_train.py asserts, from the
-# spread of uninterrupted runs over seeds on this setup.
+# A kill costs no more than a seed: the val_loss bound, from the spread of uninterrupted
+# runs over seeds on this setup (tests/test_train.py checks the resume itself, once).
 VAL_LOSS_TOLERANCE = 0.03
 
 

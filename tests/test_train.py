@@ -75,20 +75,12 @@ def _train_command(shop, out, epochs=6):
             "--out", str(out)]
 
 
-# A resumed run does not replay the data order, augmentation and dropout draws of the
-# epochs before the kill (a new process starts those streams again), so it ends near the
-# uninterrupted run, not on it (two uninterrupted runs with one seed are bit-identical).
-# Measured on this very setup (benchmarks/reliability.py, training kills): killed after 2
-# epochs and resumed, the final val_loss was 0.0017 from the uninterrupted run's; seeds 1
-# and 2 ended 0.002 and 0.029 from seed 0. The bound: a kill costs no more than a seed.
-VAL_LOSS_TOLERANCE = 0.03
-
-
-def test_rerun_after_kill_resumes_from_the_last_finished_epoch_and_ends_near_an_uninterrupted_run(
-        tiny_shop, tmp_path):
+def test_rerun_after_kill_resumes_from_the_last_finished_epoch(tiny_shop, tmp_path):
     """Kill -9 the trainer at a random moment (drawn with a fixed seed: after 1-3 logged
     epochs, a fraction of a second into the next); the same command then resumes from
-    the last finished epoch and ends within tolerance of a run that was never killed."""
+    the last finished epoch. How close a resumed run ends to one never killed (val_loss within
+    0.03, the seed spread) is measured over five kills by benchmarks/reliability_kills.py:
+    a third training process here would cost the suite more than the check is worth."""
     rng = random.Random(0)
     epochs_to_wait, extra_seconds = rng.randint(1, 3), rng.uniform(0.0, 1.0)
     out = tmp_path / "run"
@@ -119,13 +111,6 @@ def test_rerun_after_kill_resumes_from_the_last_finished_epoch_and_ends_near_an_
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["epochs_run_this_session"] == 6 - epochs_before  # resumed after the last finished one
     assert load_run(out).config["status"] == "finished"
-
-    reference = tmp_path / "uninterrupted"
-    subprocess.run(_train_command(tiny_shop, reference), cwd=ROOT, env=env, capture_output=True, timeout=600,
-                   check=True)
-    resumed_loss = pd.read_csv(history)["val_loss"].iloc[-1]
-    uninterrupted_loss = pd.read_csv(reference / "history.csv")["val_loss"].iloc[-1]
-    assert abs(resumed_loss - uninterrupted_loss) <= VAL_LOSS_TOLERANCE, (resumed_loss, uninterrupted_loss)
 
 
 def test_finished_run_is_not_silently_overwritten(tiny_run):

@@ -47,6 +47,7 @@ import tensorflow as tf  # after fashion_tf, which sets TF_USE_LEGACY_KERAS
 # isort: on
 from fashion_tf.data import schema
 from fashion_tf.data.augment import STRENGTHS
+from fashion_tf.data.augment_settings import AugmentationSettings
 from fashion_tf.data.pipeline import make_dataset
 
 REDUCED = {1: cv2.IMREAD_COLOR, 2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_REDUCED_COLOR_4, 8: cv2.IMREAD_REDUCED_COLOR_8}
@@ -120,8 +121,8 @@ def tf_data_methods(catalog: Path, size: int, batch: int, backgrounds: list[str]
     from fashion_tf.data.catalog import load_catalog
 
     cat = load_catalog(catalog)
-    ds = make_dataset(cat, None, size, batch, cat.vocabulary, training=True, augmentation="standard",
-                      background_p=p, background_files=backgrounds)
+    augment = AugmentationSettings(augmentation="standard", background_p=p, background_files=backgrounds)
+    ds = make_dataset(cat, None, size, batch, cat.vocabulary, training=True, augment=augment)
     batches_per_round = epochs * math.ceil(items / batch)
     for _ in ds.take(3):  # warm-up: tracing, XLA compilation, thread pools, file cache
         pass

@@ -27,6 +27,7 @@ from fashion_tf.config import (
     TrainConfig,
     config_for,
 )
+from fashion_tf.data.augment_settings import AUGMENTATIONS
 from fashion_tf.models.backbones import WeightsUnavailableError
 
 # Zoo kind -> module with ``train(config: TrainConfig, overwrite: bool) -> Path``.
@@ -53,7 +54,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--weights", default="auto",
                         help="auto (ImageNet if available, else from scratch) | imagenet (or fail) | none | PATH")
     parser.add_argument("--background-p", type=float, default=None, help="probability of background augmentation")
-    parser.add_argument("--augmentation", choices=("none", "standard", "heavy"), default=None,
+    parser.add_argument("--augmentation", choices=AUGMENTATIONS, default=None,
                         help="standard augmentation (warp, colour jitter): default the zoo card's")
     parser.add_argument("--patience", type=int, default=None, help="early stopping patience in epochs")
     parser.add_argument("--lr-schedule", choices=LR_SCHEDULES, default=None,

@@ -11,6 +11,7 @@ import pytest
 
 import fashion_tf  # noqa: F401  (before TensorFlow)
 from fashion_tf.data import hard_photos, mask_review, masks, schema
+from fashion_tf.data.augment_settings import AugmentationSettings
 from fashion_tf.data.pipeline import PipelineReport, make_dataset
 
 
@@ -110,11 +111,12 @@ def test_flagged_mask_is_never_pasted_and_is_reported(hard_catalog):
     verdicts = masks.load_confidence(hard_catalog)
     assert verdicts["blank"][2] and "covers" in verdicts["blank"][2]
     vocabulary = list(hard_photos.CASES) + ["blank"]
-    common = dict(image_size=64, batch_size=16, vocabulary=vocabulary, training=True, augmentation="standard",
-                  seed=3, with_ids=True)
+    common = dict(image_size=64, batch_size=16, vocabulary=vocabulary, training=True, seed=3, with_ids=True)
     report = PipelineReport()
-    pasted = next(iter(make_dataset(hard_catalog, "train", background_p=1.0, report=report, **common)))
-    plain = next(iter(make_dataset(hard_catalog, "train", background_p=0.0, **common)))
+    pasted = next(iter(make_dataset(hard_catalog, "train", augment=AugmentationSettings("standard", background_p=1.0),
+                                    report=report, **common)))
+    plain = next(iter(make_dataset(hard_catalog, "train", augment=AugmentationSettings("standard", background_p=0.0),
+                                   **common)))
     by_id = {i.decode(): k for k, i in enumerate(pasted[2].numpy())}
     plain_by_id = {i.decode(): k for k, i in enumerate(plain[2].numpy())}
     assert set(by_id) == set(plain_by_id) == {f"{c}_000" for c in hard_photos.CASES} | {"blank"}

@@ -12,6 +12,7 @@ import pytest
 from PIL import Image
 
 import fashion_tf  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
+from fashion_tf.data.augment_settings import AugmentationSettings
 from fashion_tf.data.pipeline import (
     CHECK_CACHE_FILE,
     PipelineReport,
@@ -119,8 +120,9 @@ def test_split_none_means_all_rows_and_unknown_split_raises(tmp_path):
 def test_bad_files_are_skipped_and_counted_odd_files_decode(tmp_path):
     root = build_catalog(tmp_path / "shop", odd_files=True)
     report = PipelineReport()
-    ds = make_dataset(root, "train", 24, 5, VOCABULARY, training=True, background_p=0.5,
-                      background_files=background_files(tmp_path), with_ids=True, seed=1, report=report)
+    augment = AugmentationSettings(background_p=0.5, background_files=background_files(tmp_path))
+    ds = make_dataset(root, "train", 24, 5, VOCABULARY, training=True, augment=augment, with_ids=True, seed=1,
+                      report=report)
     for _ in range(2):  # two whole epochs complete
         ids = sorted(i.decode() for b in ds for i in b[2].numpy())
     assert ids == sorted(["0", "1", "2", "3", "4", "5", "gray.png", "rgba.png", "cmyk.jpg", "png_named.jpg"])
@@ -159,8 +161,8 @@ def test_check_images_cache_redecodes_changed_files(tmp_path):
 
 def test_training_with_background_augmentation_changes_the_white_background(tmp_path):
     root = build_catalog(tmp_path / "shop")
-    ds = make_dataset(root, "train", 32, 6, VOCABULARY, training=True, augmentation="none", background_p=1.0,
-                      background_files=background_files(tmp_path), seed=0)
+    augment = AugmentationSettings(augmentation="none", background_p=1.0, background_files=background_files(tmp_path))
+    ds = make_dataset(root, "train", 32, 6, VOCABULARY, training=True, augment=augment, seed=0)
     images, labels = next(iter(ds))
     assert images.shape == (6, 32, 32, 3) and labels.shape == (6, 4)
     # Every corner (white in the catalog) now shows the dark background photograph.
@@ -169,7 +171,8 @@ def test_training_with_background_augmentation_changes_the_white_background(tmp_
 
 def test_seeded_training_is_reproducible_and_epochs_differ(tmp_path):
     root = build_catalog(tmp_path / "shop")
-    kwargs = {"training": True, "augmentation": "heavy", "background_p": 0.5, "background_files": background_files(tmp_path), "seed": 3}
+    augment = AugmentationSettings(augmentation="heavy", background_p=0.5, background_files=background_files(tmp_path))
+    kwargs = {"training": True, "augment": augment, "seed": 3}
     first = make_dataset(root, "train", 24, 6, VOCABULARY, **kwargs)
     second = make_dataset(root, "train", 24, 6, VOCABULARY, **kwargs)
     a, b = next(iter(first))[0].numpy(), next(iter(second))[0].numpy()
@@ -182,17 +185,11 @@ def test_missing_masks_are_computed_on_demand(tmp_path):
     root = build_catalog(tmp_path / "shop", with_masks=False)
     for mask in (root / "masks").iterdir():
         mask.unlink()
-    ds = make_dataset(root, "train", 32, 6, VOCABULARY, training=True, augmentation="none", background_p=1.0,
-                      background_files=background_files(tmp_path), seed=0)
+    augment = AugmentationSettings(augmentation="none", background_p=1.0, background_files=background_files(tmp_path))
+    ds = make_dataset(root, "train", 32, 6, VOCABULARY, training=True, augment=augment, seed=0)
     images, _ = next(iter(ds))
     assert images.numpy()[:, 0, 0].max() < 100  # masks found, items pasted
     assert len(list((root / "masks").iterdir())) >= 6
-
-
-def test_unknown_augmentation_raises(tmp_path):
-    root = build_catalog(tmp_path / "shop")
-    with pytest.raises(ValueError, match="augmentation 'wild' unknown"):
-        make_dataset(root, "train", 16, 4, VOCABULARY, training=True, augmentation="wild")
 
 
 def model_size_jpegs(root: Path, size: int, names: list[str]) -> None:
@@ -232,8 +229,8 @@ def test_mixed_fast_and_general_files_give_every_item_once_per_epoch(tmp_path):
     model_size_jpegs(root, 24, ["0", "1", "2"])  # 3-5 stay 40 x 30 PNGs: general reader
     expected = ["0", "1", "2", "3", "4", "5"]
     for seed in (None, 4):
-        ds = make_dataset(root, "train", 24, 4, VOCABULARY, training=True, background_p=1.0,
-                          background_files=background_files(tmp_path), with_ids=True, seed=seed)
+        augment = AugmentationSettings(background_p=1.0, background_files=background_files(tmp_path))
+        ds = make_dataset(root, "train", 24, 4, VOCABULARY, training=True, augment=augment, with_ids=True, seed=seed)
         epochs = [[i.decode() for b in ds for i in b[2].numpy()] for _ in range(2)]
         assert [sorted(ids) for ids in epochs] == [expected, expected]
         if seed is not None:  # (unseeded: equal orders have a 1/720 chance)
@@ -252,8 +249,9 @@ def test_unreadable_mask_means_no_paste_not_a_lost_item(tmp_path):
     root = build_catalog(tmp_path / "shop", n=8)
     (root / "masks/0.png").write_bytes(b"not a png")
     report = PipelineReport()
-    ds = make_dataset(root, "train", 24, 8, VOCABULARY, training=True, augmentation="none", background_p=1.0,
-                      background_files=background_files(tmp_path), with_ids=True, seed=0, report=report)
+    augment = AugmentationSettings(augmentation="none", background_p=1.0, background_files=background_files(tmp_path))
+    ds = make_dataset(root, "train", 24, 8, VOCABULARY, training=True, augment=augment, with_ids=True, seed=0,
+                      report=report)
     images, _, ids = next(iter(ds))
     ids = [i.decode() for i in ids.numpy()]
     assert sorted(ids) == ["0", "1", "2", "3", "4", "5"]

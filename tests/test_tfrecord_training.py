@@ -6,8 +6,10 @@ import numpy as np
 import pytest
 
 import fashion_tf  # noqa: F401  (before TensorFlow)
+from fashion_tf.data import tfrecord_pipeline, tfrecords
+from fashion_tf.data.augment_settings import AugmentationSettings
 from fashion_tf.data.catalog import catalog_fingerprint
-from fashion_tf.data.pipeline import catalog_elements, make_dataset
+from fashion_tf.data.pipeline import PipelineReport, catalog_elements, make_dataset
 from fashion_tf.data.tfrecord_pipeline import make_tfrecord_dataset, tfrecord_elements
 
 SIZE = 32
@@ -21,7 +23,7 @@ def by_id(dataset):
 @pytest.mark.parametrize("training", [False, True], ids=["evaluation", "training"])
 def test_records_yield_the_catalog_examples(tiny_records, training):
     catalog, (_, flagged, broken), out = tiny_records
-    options = {"training": training, "background_p": 1.0, "seed": 3}
+    options = {"training": training, "augment": AugmentationSettings(background_p=1.0), "seed": 3}
     split = "train" if training else None
     from_catalog = by_id(catalog_elements(catalog, split, SIZE, catalog.vocabulary, **options))
     from_records = by_id(tfrecord_elements(out, split, SIZE, catalog.vocabulary, **options))
@@ -38,13 +40,19 @@ def test_records_yield_the_catalog_examples(tiny_records, training):
         assert all(mask.max() == 255 for item_id, (_, _, mask) in from_records.items() if item_id != flagged)
 
 
-def test_background_paste_from_records_spares_the_flagged_item(tiny_records):
+def test_background_paste_from_records_spares_the_flagged_item(tiny_records, monkeypatch):
     catalog, (_, flagged, _), out = tiny_records
     plain = {i.decode(): x for x, _, ids in make_dataset(catalog, "train", SIZE, 64, with_ids=True)
              .as_numpy_iterator() for i, x in zip(ids, x)}
+    reads, read = [], tfrecords.read_tfrecords_manifest  # tfrecords.json: read once (records and report)
+    for module in (tfrecords, tfrecord_pipeline):
+        monkeypatch.setattr(module, "read_tfrecords_manifest", lambda directory: reads.append(directory) or read(directory))
+    report = PipelineReport()
     pasted = {i.decode(): x for x, _, ids in make_tfrecord_dataset(
-        out, "train", SIZE, 64, training=True, augmentation="none", background_p=1.0, with_ids=True, seed=0)
+        out, "train", SIZE, 64, training=True, augment=AugmentationSettings(augmentation="none", background_p=1.0),
+        with_ids=True, seed=0, report=report)
         .as_numpy_iterator() for i, x in zip(ids, x)}
+    assert reads == [out] and flagged in report.unusable_masks
     assert sorted(pasted) == sorted(plain)
     changed = {i for i in plain if not np.array_equal(pasted[i], plain[i])}
     assert flagged in plain and flagged not in changed

@@ -2,11 +2,9 @@
 
 list -> shuffle (training) -> parallel read + decode + resize/pad (AUTOTUNE) -> batch ->
 (training) standard geometric augmentation + background paste (one composed warp) ->
-colour jitter -> prefetch.
-
-Augmentation runs on whole batches, after ``.batch()``, as one XLA-compiled function
-(:func:`fashion_tf.data.train_augment.augment_batch`): a handful of fused loops per
-batch are far cheaper than many tiny per-image ops.
+colour jitter -> prefetch. Everything from the batching on is shared with the other
+readers (:mod:`fashion_tf.data.augmented_batches`, which also says why that order); what
+the augmentation does is one :class:`~fashion_tf.data.augment_settings.AugmentationSettings`.
 
 Per-image cost on a 2-core CPU is dominated by fixed per-op overhead, not pixels (a
 128 px JPEG decodes in ~0.1 ms; every ``tf.cond`` inside a tf.data function costs tens
@@ -17,13 +15,6 @@ model size, are read by :func:`_read_at_model_size`; all others by the general d
 two shuffled streams are merged by a shuffled choice sequence, i.e. one uniformly
 random order. Evaluation always uses the general float decoder, the same pixels as
 the serving graph (``decode.load_for_model``).
-
-Order of the augmentations, and why: the geometric part of the standard augmentation
-(flip, rotation, shear, aspect, shift) warps image and mask together first; then the
-item is cut out with the warped mask and pasted onto a background; colour jitter comes
-last. Warping after the paste would rotate the background photograph too and leave
-white triangles in its corners, a give-away no street photograph has; jittering colour
-after the paste changes item and scene together, like a camera's white balance does.
 
 Unreadable files: a TensorFlow decode error inside a tf.data graph cannot be caught per
 element, so :func:`fashion_tf.data.image_check.check_files` decodes every file once beforehand with the very same
@@ -48,7 +39,8 @@ import pandas as pd
 import tensorflow as tf
 
 from fashion_tf.data import schema
-from fashion_tf.data.background import load_backgrounds
+from fashion_tf.data.augment_settings import DEFAULT_AUGMENTATION, AugmentationSettings
+from fashion_tf.data.augmented_batches import batch_and_augment
 from fashion_tf.data.decode import (
     decode_mask,
     decode_mask_uint8,
@@ -56,14 +48,11 @@ from fashion_tf.data.decode import (
     load_uint8_for_model,
 )
 from fashion_tf.data.image_check import CHECK_CACHE_FILE, check_files, check_images
-from fashion_tf.data.train_augment import augment_batch, pack_backgrounds
 
 __all__ = ["CHECK_CACHE_FILE", "PipelineReport", "check_files", "check_images", "image_files_dataset",
            "make_dataset", "multi_hot"]
 
 logger = logging.getLogger(__name__)
-
-AUGMENTATIONS = ("none", "standard", "heavy")
 
 
 @dataclass
@@ -167,13 +156,6 @@ def pasteable_masks(catalog, items: pd.DataFrame, report: PipelineReport) -> tup
     return [m if m in readable else "" for m in mask_paths], readable
 
 
-def default_background_files() -> list[str]:
-    """The training pool of :mod:`fashion_tf.data.photos` (never shared with queries)."""
-    from fashion_tf.data.photos import training_background_files
-
-    return training_background_files()
-
-
 # ---------------------------------------------------------------- datasets
 
 def _read_image_and_mask(path, mask_path, size: int, with_mask: bool, as_uint8: bool):
@@ -222,12 +204,7 @@ def make_dataset(
     vocabulary: Sequence[str] | None = None,
     *,
     training: bool = False,
-    augmentation: str = "standard",
-    background_p: float = 0.5,
-    background_files: Sequence[str] | None = None,
-    background_scale: tuple[float, float] = (0.4, 0.9),
-    background_blur: float = 0.0,
-    interpolation: str = "nearest",
+    augment: AugmentationSettings = DEFAULT_AUGMENTATION,
     with_ids: bool = False,
     seed: int | None = None,
     report: PipelineReport | None = None,
@@ -240,30 +217,17 @@ def make_dataset(
         split: "train", "val", "test" or None for all rows.
         image_size: side S of the square model input.
         vocabulary: label order of the multi-hot vectors; default: the catalog's.
-        training: shuffle and augment (standard + background) when True.
-        augmentation: "none", "standard" or "heavy" (zoo v3).
-        background_p: probability per image per epoch of background augmentation
-            (paper 3.1); 0 disables it (and mask reading).
-        background_files: background photographs; default
-            ``fashion_tf.data.photos.training_background_files()``.
-        background_scale: item size range on the background (fraction of S).
-        background_blur: Gaussian sigma (pool pixels) blurring the backgrounds.
-        interpolation: warp sampling of the augmentation, "nearest" (fast) or
-            "bilinear" (see ``train_augment.py``).
+        training: shuffle, and augment as ``augment`` says, when True.
+        augment: standard and background augmentation of training batches.
         with_ids: also yield the ``item_id`` strings ``[B]``.
         seed: makes order and augmentation reproducible (and the map deterministic).
         report: a :class:`PipelineReport` to fill with skipped files.
         shard: ``(worker, workers)``: only every workers-th row from ``worker`` on
             (multi-worker training, ``fashion_tf.distribute.distribute_dataset``).
     """
-    if augmentation not in AUGMENTATIONS:
-        raise ValueError(f"augmentation {augmentation!r} unknown; expected one of {AUGMENTATIONS}")
-    ds = catalog_elements(catalog, split, image_size, vocabulary, training=training, augmentation=augmentation,
-                          background_p=background_p, seed=seed, report=report, shard=shard)
-    return batch_and_augment(
-        ds, image_size, batch_size, training=training, augmentation=augmentation, background_p=background_p,
-        background_files=background_files, background_scale=background_scale, background_blur=background_blur,
-        interpolation=interpolation, with_ids=with_ids, seed=seed)
+    ds = catalog_elements(catalog, split, image_size, vocabulary, training=training, augment=augment, seed=seed,
+                          report=report, shard=shard)
+    return batch_and_augment(ds, image_size, batch_size, augment, training=training, with_ids=with_ids, seed=seed)
 
 
 def catalog_elements(
@@ -273,14 +237,14 @@ def catalog_elements(
     vocabulary: Sequence[str] | None = None,
     *,
     training: bool = False,
-    augmentation: str = "standard",
-    background_p: float = 0.5,
+    augment: AugmentationSettings = DEFAULT_AUGMENTATION,
     seed: int | None = None,
     report: PipelineReport | None = None,
     shard: tuple[int, int] | None = None,
 ) -> tf.data.Dataset:
     """:func:`make_dataset` before batching: ``(image, mask, label, item_id)`` per item
-    (see :func:`batch_and_augment` for the dtypes), shuffled when ``training``."""
+    (see :func:`~fashion_tf.data.augmented_batches.augment_batches` for the dtypes),
+    shuffled when ``training``."""
     report = PipelineReport() if report is None else report
     catalog = _as_catalog(catalog)
     items = catalog.items
@@ -296,8 +260,7 @@ def catalog_elements(
             raise ValueError(f"{catalog.root}: no vocabulary given and no {schema.LABELS_FILE}; label the catalog first")
 
     items, paths, checked = readable_items(catalog, items, split, report)
-    use_background = training and background_p > 0
-    augmented = is_augmented(training, augmentation, background_p)
+    use_background, augmented = augment.pastes(training), augment.augments(training)
     mask_paths, mask_checked = pasteable_masks(catalog, items, report) if use_background else ([""] * len(paths), {})
     labels = multi_hot(list(items["labels"]), vocabulary)
     ids = [str(i) for i in items["item_id"]]
@@ -340,70 +303,6 @@ def catalog_elements(
             choice = choice.shuffle(len(choices), seed=_offset(seed, 2), reshuffle_each_iteration=True)
         ds = tf.data.Dataset.choose_from_datasets(streams, choice, stop_on_empty_dataset=False)
     return ds
-
-
-def batch_and_augment(
-    ds: tf.data.Dataset,
-    image_size: int,
-    batch_size: int,
-    *,
-    training: bool,
-    augmentation: str = "standard",
-    background_p: float = 0.5,
-    background_files: Sequence[str] | None = None,
-    background_scale: tuple[float, float] = (0.4, 0.9),
-    background_blur: float = 0.0,
-    interpolation: str = "nearest",
-    with_ids: bool = False,
-    seed: int | None = None,
-) -> tf.data.Dataset:
-    """The tail every input pipeline shares: batch, then (training) the standard warp and
-    background paste as one batch function, then prefetch.
-
-    ``ds`` yields ``(image, mask, label, item_id)``: uint8 image and mask when
-    :func:`is_augmented` (an all-zero mask is never pasted), float32 image otherwise;
-    the catalog reader (:func:`make_dataset`) and the TFRecord reader
-    (``fashion_tf.data.tfrecord_pipeline``) both feed it, so the two augment alike.
-    Arguments as in :func:`make_dataset`.
-    """
-    use_background = training and background_p > 0
-    use_standard = training and augmentation != "none"
-    deterministic = seed is not None or not training
-    ds = ds.batch(batch_size)
-
-    def output(images, label, item_id):
-        return (images, label, item_id) if with_ids else (images, label)
-
-    if use_background or use_standard:
-        backgrounds = packed_backgrounds = None
-        if use_background:
-            files = default_background_files() if background_files is None else list(background_files)
-            pool = load_backgrounds(files, size=max(256, 2 * image_size), blur_sigma=background_blur)
-            backgrounds = tf.constant(pool)
-            packed_backgrounds = pack_backgrounds(backgrounds)  # once, not per batch
-        strength = augmentation if use_standard else None
-        seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
-
-        def augment(batch, batch_seed):
-            images, masks, label, item_id = batch
-            batch_seed = tf.cast(batch_seed % (2**31 - 1), tf.int32)
-            images = augment_batch(images, masks, batch_seed, strength=strength, backgrounds=backgrounds,
-                                   p=background_p, scale_range=background_scale, interpolation=interpolation,
-                                   packed_backgrounds=packed_backgrounds)
-            return output(images, label, item_id)
-
-        # augment() branches on Python settings only: tracing it as written skips
-        # AutoGraph's source transformation, seconds of CPU at every pipeline start.
-        ds = tf.data.Dataset.zip((ds, seeds)).map(tf.autograph.experimental.do_not_convert(augment),
-                                                  num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic)
-    else:
-        ds = ds.map(lambda images, masks, label, item_id: output(images, label, item_id))
-    return ds.prefetch(tf.data.AUTOTUNE)
-
-
-def is_augmented(training: bool, augmentation: str, background_p: float) -> bool:
-    """Whether :func:`batch_and_augment` augments: then the readers hand it uint8 images."""
-    return training and (background_p > 0 or augmentation != "none")
 
 
 def _offset(seed: int | None, k: int) -> int | None:

@@ -16,14 +16,10 @@ import numpy as np
 import tensorflow as tf
 
 import fashion_tf  # noqa: F401  (before TensorFlow: Keras 2 as tf.keras)
+from fashion_tf.data.augmented_batches import default_background_files
 from fashion_tf.data.background import load_backgrounds
 from fashion_tf.data.decode import decode_mask, load_for_model
-from fashion_tf.data.pipeline import (
-    _as_catalog,
-    _mask_paths,
-    check_images,
-    default_background_files,
-)
+from fashion_tf.data.pipeline import _as_catalog, _mask_paths, check_images
 from fashion_tf.data.train_augment import augment_batch
 
 

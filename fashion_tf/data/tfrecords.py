@@ -158,7 +158,7 @@ def is_tfrecords_dir(directory: str | Path) -> bool:
 
 def read_tfrecords(directory: str | Path, split: str | None = None, parallel_reads: int | None = None,
                    deterministic: bool = False, shuffle: bool = False, seed: int | None = None,
-                   shard: tuple[int, int] | None = None):
+                   shard: tuple[int, int] | None = None, manifest: dict[str, Any] | None = None):
     """A ``tf.data.Dataset`` of dicts ``{"item_id", "image", "labels", "split", "mask"}``
     (string scalars, ``labels`` float32 [L]) over the shards of ``directory``, read with
     ``parallel_reads`` shards interleaved (default: all, at most 16) and parsed in
@@ -169,10 +169,11 @@ def read_tfrecords(directory: str | Path, split: str | None = None, parallel_rea
 
     ``shard=(index, count)``: only worker ``index`` of ``count``'s part: every count-th
     shard file from ``index`` on, or, with fewer files than workers, every count-th
-    record (then read in a fixed order, the same on every worker)."""
+    record (then read in a fixed order, the same on every worker). ``manifest``: the
+    directory's :func:`read_tfrecords_manifest`, when the caller has it already."""
     import tensorflow as tf
 
-    manifest = read_tfrecords_manifest(directory)
+    manifest = read_tfrecords_manifest(directory) if manifest is None else manifest
     files = [str(Path(directory) / entry["file"]) for entry in manifest["shards"]]
     spec = {
         "item_id": tf.io.FixedLenFeature([], tf.string),

@@ -5,7 +5,7 @@ followed by :func:`fashion_tf.data.background.background_augment` warps every im
 twice. Both warps are affine, so :func:`augment_batch` composes them into one matrix
 per image (output pixel -> geometric-augmented pixel -> catalog pixel), samples image
 and mask once, blends the background crop and applies the HSL jitter. Same ranges,
-same order (geometry, then paste, then colour; see ``pipeline.py`` for why).
+same order (geometry, then paste, then colour; see ``augmented_batches.py`` for why).
 
 Why a hand-written gather kernel instead of ``ImageProjectiveTransformV3`` +
 ``crop_and_resize`` + element-wise ops (what this module did first): on the 2-core CPU
@@ -41,9 +41,8 @@ from fashion_tf.data.augment import (
     get_ranges,
     random_affine_transforms,
 )
+from fashion_tf.data.augment_settings import INTERPOLATIONS
 from fashion_tf.data.background import _mask_boxes
-
-INTERPOLATIONS = ("nearest", "bilinear")
 
 
 def _to_matrix(transforms: tf.Tensor) -> tf.Tensor:

@@ -172,11 +172,13 @@ def triplet_dataset(table: OutfitTable, split: str, image_size: int, batch_size:
     anchors, B..2B-1 the positives, 2B..3B-1 the negatives. Training redraws the
     triplets every epoch (seeded); evaluation always yields the same ones.
     """
-    from fashion_tf.data.pipeline import (
-        _mask_paths,
-        _read_image_and_mask,
-        default_background_files,
-    )
+    from fashion_tf.data.augment_settings import AugmentationSettings
+    from fashion_tf.data.augmented_batches import augment_batches
+    from fashion_tf.data.pipeline import _mask_paths, _read_image_and_mask
+
+    # Background paste only: the trainer adds no standard augmentation (colour jitter
+    # would change the outfit colours).
+    augment = AugmentationSettings(augmentation="none", background_p=background_p, background_files=background_files)
 
     paths = table.paths()
     cats = table.items["category_index"].to_numpy().astype(np.int64)
@@ -184,7 +186,7 @@ def triplet_dataset(table: OutfitTable, split: str, image_size: int, batch_size:
     # is any of its own (only "not the anchor's" matters to the loss)
     outfit_codes = {name: i for i, name in enumerate(sorted(table.members["outfit"].unique()))}
     first_outfit = table.members.drop_duplicates("item").set_index("item")["outfit"]
-    use_background = training and background_p > 0
+    use_background = augment.pastes(training)
     masks = np.array(_mask_paths(_CatalogView(table), table.items)) if use_background else np.array([""] * len(paths))
     negative_outfit = first_outfit.map(outfit_codes).reindex(range(len(paths))).to_numpy(np.int64)
     rng = np.random.default_rng([seed, 7])
@@ -222,25 +224,9 @@ def triplet_dataset(table: OutfitTable, split: str, image_size: int, batch_size:
             return tf.concat([x[:, 0], x[:, 1], x[:, 2]], axis=0)
         return roles(images), roles(image_masks), roles(categories), roles(outfits)
 
-    ds = ds.map(flatten)
-    if use_background:
-        from fashion_tf.data.background import load_backgrounds
-        from fashion_tf.data.train_augment import augment_batch, pack_backgrounds
+    ds = augment_batches(ds.map(flatten), image_size, augment, training=training, seed=seed)
 
-        files = default_background_files() if background_files is None else list(background_files)
-        pool = tf.constant(load_backgrounds(files, size=max(256, 2 * image_size)))
-        packed = pack_backgrounds(pool)
-        seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
-
-        def augment(batch, batch_seed):
-            images, image_masks, categories, outfits = batch
-            images = augment_batch(images, image_masks, tf.cast(batch_seed % (2**31 - 1), tf.int32),
-                                   strength=None, backgrounds=pool, p=background_p, packed_backgrounds=packed)
-            return images, image_masks, categories, outfits
-
-        ds = tf.data.Dataset.zip((ds, seeds)).map(augment, num_parallel_calls=tf.data.AUTOTUNE)
-
-    def targets(images, image_masks, categories, outfits):
+    def targets(images, categories, outfits):
         return tf.cast(images, tf.float32), {
             "style_embedding": tf.stack([outfits, categories], axis=1), "category_probs": categories}
 

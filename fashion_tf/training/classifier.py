@@ -20,6 +20,7 @@ import tensorflow as tf
 import fashion_tf  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
 from fashion_tf import zoo
 from fashion_tf.config import TrainConfig
+from fashion_tf.data.augment_settings import AugmentationSettings
 from fashion_tf.data.pipeline import PipelineReport
 from fashion_tf.distribute import (
     barrier,
@@ -125,8 +126,8 @@ def train(config: TrainConfig, overwrite: bool = False, callbacks=()) -> Path:
     report = PipelineReport()
     sizes = {"image_size": config.image_size}
     train_ds = distribute_dataset(strategy, lambda batch, **shard: data.dataset(
-        "train", **sizes, batch_size=batch, training=True, augmentation=config.augmentation,
-        background_p=config.background_p, seed=config.seed, report=report, **shard), config.batch_size)
+        "train", **sizes, batch_size=batch, training=True, augment=AugmentationSettings.from_config(config),
+        seed=config.seed, report=report, **shard), config.batch_size)
     val_split = "val" if data.split_sizes.get("val") else "test"
     val_ds = distribute_dataset(strategy, lambda batch, **shard: data.dataset(
         val_split, **sizes, batch_size=batch, training=False, report=report, **shard), config.batch_size)

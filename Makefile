@@ -7,10 +7,16 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo test bench reliability install clean lint
 
+# uv installs the same pinned versions as pip (checked: identical `pip freeze`) in about a
+# quarter of the time (parallel downloads and unpacking); pip remains the fallback.
+UV_VERSION := 0.13.9
+EXTRAS := dev,beam
+
 $(STAMP): setup.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[dev,beam]"
+	$(PY) -m pip install --quiet "uv==$(UV_VERSION)" \
+	  && $(VENV)/bin/uv pip install --quiet --python $(PY) -e ".[$(EXTRAS)]" \
+	  || $(PY) -m pip install --quiet -e ".[$(EXTRAS)]"
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -27,7 +33,7 @@ test: $(STAMP)
 	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile tests
 
 bench: $(STAMP)
-	$(PY) -m pip install --quiet -e ".[dev,beam,bench]"
+	$(VENV)/bin/uv pip install --quiet --python $(PY) -e ".[$(EXTRAS),bench]" || $(PY) -m pip install --quiet -e ".[$(EXTRAS),bench]"
 	$(PY) benchmarks/pipeline.py
 	$(PY) benchmarks/retrieval.py
 	$(PY) benchmarks/serving.py

@@ -74,7 +74,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     style.add_argument("--widths", type=lambda s: [int(w) for w in s.split(",")], default=None,
                        help="ResNet18 stage widths, e.g. 16,32,64,128 (default: the card's; CPU demo: a quarter)")
     style.add_argument("--baseline-run", default=None,
-                       help="extractor run whose embedding cosine is a baseline (default runs/v5*, runs/demo_v5)")
+                       help="extractor run whose embedding cosine is a baseline (default runs/v5*, runs/demo_v5_b0, runs/demo_v5)")
     return parser.parse_args(argv)
 
 

@@ -27,3 +27,12 @@ def test_demo_runs_every_stage_and_records_its_timings(tmp_path, capsys):
     config = json.loads((run / "config.json").read_text())
     assert (config["epochs"], config["lr_schedule"], config["image_size"]) == (1, "plateau", 64)
 
+
+
+def test_cpu_demo_trains_v5s_design_on_efficientnetb0():
+    assert (demo.demo_model(on_gpu=True), demo.demo_model(on_gpu=False)) == ("v5", "v5_b0")
+    from fashion_tf import zoo
+
+    v5, v5_b0 = zoo.get_entry("v5"), zoo.get_entry("v5_b0")
+    assert v5_b0.config == {**v5.config, "backbone": "efficientnetb0"}
+    assert (v5_b0.background_p, v5_b0.augmentation) == (v5.background_p, v5.augmentation)

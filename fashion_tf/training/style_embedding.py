@@ -61,7 +61,7 @@ CATEGORY_LOSS_WEIGHT = 0.1
 LOSSES = ("triplet",)
 OPTIONS = ("margin", "mining", "widths", "baseline_run")
 # Extractor runs tried, in order, for the cosine baseline when no baseline_run is given.
-BASELINE_RUNS = ("runs/v5", "runs/v5_scratch", "runs/demo_v5")
+BASELINE_RUNS = ("runs/v5", "runs/v5_scratch", "runs/demo_v5_b0", "runs/demo_v5")
 
 
 def style_options(config: TrainConfig, on_gpu: bool) -> dict:

@@ -13,11 +13,21 @@ OUT/ablation.png (recall@K, mean +- std band, and the metrics with error bars). 
 already trained in OUT are reused, so an interrupted ablation continues.
 
     python tools/background_ablation.py --model tiny --seeds 5 --epochs 20 --image-size 64 --out runs/ablation_tiny
+
+Before/after a change of the masks: ``--masks-from DIR`` trains the augmented setting on
+a copy of the catalog (OUT/catalog: the tables rewritten, images linked) whose masks are
+``DIR/<item_id>.png``, e.g. the contour masks of an earlier version written by
+``tools/masks_from_commit.py``; a mask without a verdict is used, so every one of
+them is pasted unless DIR holds a ``confidence.json``. The p=0 runs never paste, so
+they do not depend on the masks: ``--baseline-runs OTHER_OUT`` reads them from another
+output of this tool (same model, epochs, image size and seeds) instead of training
+them again.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 from pathlib import Path
 
@@ -106,6 +116,52 @@ def plot(runs: dict[str, list[dict]], table: dict, out: Path, title: str) -> Pat
     return out
 
 
+def catalog_with_masks(catalog_dir: str | Path | None, masks_dir: Path, out: Path) -> Path:
+    """A copy of the catalog at ``out`` whose masks are ``masks_dir/<item_id>.png``.
+
+    Tables are rewritten (``save_catalog``), image folders linked; every item needs a
+    mask in ``masks_dir`` (a missing one would be computed by today's code and mix two
+    versions). ``masks_dir/confidence.json``, if any, comes along.
+    """
+    from fashion_tf.data import schema
+    from fashion_tf.data.catalog import load_catalog, save_catalog
+    from fashion_tf.training_data import resolve_catalog
+
+    source = resolve_catalog(None if catalog_dir is None else str(catalog_dir))
+    missing = [i for i in source.items["item_id"] if not (masks_dir / f"{i}.png").is_file()]
+    if missing:
+        raise ValueError(f"--masks-from {masks_dir}: no mask for {len(missing)} of {len(source.items)} items, "
+                         f"e.g. {missing[0]}.png; expected <item_id>.png for every item")
+    out.mkdir(parents=True, exist_ok=True)
+    for folder in (schema.IMAGES_DIR, schema.QUERY_IMAGES_DIR, schema.TRUE_MASKS_DIR):
+        link = out / folder
+        if (Path(source.root) / folder).is_dir() and not link.exists():
+            link.symlink_to((Path(source.root) / folder).resolve(), target_is_directory=True)
+    masks = out / schema.MASKS_DIR
+    if masks.exists():
+        shutil.rmtree(masks)
+    shutil.copytree(masks_dir, masks)
+    items = source.items.copy()
+    items["mask"] = [f"{schema.MASKS_DIR}/{i}.png" for i in items["item_id"]]
+    source.items = items
+    save_catalog(source, out)
+    return load_catalog(out).root
+
+
+def _baseline_run(baseline: Path, name: str, args, seed: int) -> Path:
+    """A p=0 run of another ablation output, checked to be trained like this one's."""
+    run_dir = baseline / name
+    config = json.loads((run_dir / "config.json").read_text()) if (run_dir / "config.json").is_file() else None
+    if config is None or not (run_dir / "model.keras").is_file():
+        raise FileNotFoundError(f"--baseline-runs {baseline}: no finished run {name} (model.keras, config.json)")
+    expected = {"model": args.model, "epochs": args.epochs, "image_size": args.image_size,
+                "background_p": 0.0, "seed": seed}
+    wrong = {k: (config.get(k), v) for k, v in expected.items() if config.get(k) != v}
+    if wrong:
+        raise ValueError(f"--baseline-runs {run_dir}: trained otherwise ({', '.join(f'{k} {a!r}, expected {b!r}' for k, (a, b) in wrong.items())})")
+    return run_dir
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="tiny")
@@ -116,18 +172,29 @@ def main(argv=None) -> int:
     parser.add_argument("--weights", default="auto", help="auto | imagenet | none | PATH (see fashion_tf.train)")
     parser.add_argument("--seeds", type=int, default=5, help="seeds 0..N-1 per setting (at least 2 for a spread)")
     parser.add_argument("--out", default=None, help="default: runs/ablation_MODEL")
+    parser.add_argument("--masks-from", type=Path, default=None, metavar="DIR",
+                        help="train the augmented setting with the masks DIR/<item_id>.png (e.g. written by "
+                             "tools/masks_from_commit.py) on a copy of the catalog in OUT/catalog")
+    parser.add_argument("--baseline-runs", type=Path, default=None, metavar="OUT",
+                        help="read the p=0 runs from this earlier output of the tool instead of training them")
     args = parser.parse_args(argv)
     if args.seeds < 2:
         parser.error("--seeds must be at least 2: a spread needs several runs")
     out = Path(args.out or f"runs/ablation_{args.model}")
-    settings = {f"p={args.p:g}": args.p, "p=0": 0.0}
+    augmented = f"p={args.p:g}" + (f" ({args.masks_from.name} masks)" if args.masks_from else "")
+    settings = {augmented: args.p, "p=0": 0.0}
+    data = {name: args.data for name in settings}
+    if args.masks_from:
+        data[augmented] = str(catalog_with_masks(args.data, args.masks_from, out / "catalog"))
     runs: dict[str, list[dict]] = {name: [] for name in settings}
-    for seed in range(args.seeds):
-        for name, p in settings.items():
+    for name, p in settings.items():  # the settings in turn: the baseline runs are read last
+        for seed in range(args.seeds):
             run_dir = out / f"{args.model}_p{p:g}_seed{seed}"
-            if not (run_dir / "model.keras").exists():
+            if p == 0 and args.baseline_runs:
+                run_dir = _baseline_run(args.baseline_runs, run_dir.name, args, seed)
+            elif not (run_dir / "model.keras").exists():
                 # plateau cuts, as the recorded five-seed figures were trained
-                train.train(config_for(args.model, data=args.data, epochs=args.epochs, image_size=args.image_size,
+                train.train(config_for(args.model, data=data[name], epochs=args.epochs, image_size=args.image_size,
                                        background_p=p, weights=args.weights, seed=seed, out=str(run_dir),
                                        lr_schedule="plateau"))
             runs[name].append(evaluate.evaluate_run(load_run(run_dir)))
@@ -140,7 +207,9 @@ def main(argv=None) -> int:
     command = "python tools/background_ablation.py " + " ".join(sys.argv[1:] if argv is None else argv)
     (out / "ablation.json").write_text(json.dumps(
         {"command": command, "model": args.model, "epochs": args.epochs, "image_size": args.image_size,
-         "seeds": list(range(args.seeds)), "summary": table, "runs": runs}, indent=2))
+         "seeds": list(range(args.seeds)), "masks_from": str(args.masks_from) if args.masks_from else None,
+         "baseline_runs": str(args.baseline_runs) if args.baseline_runs else None,
+         "summary": table, "runs": runs}, indent=2))
     plot(runs, table, out / "ablation.png", f"{args.model}, {args.image_size} px, {args.epochs} epochs")
     print(f"written {out / 'ablation.json'} and {out / 'ablation.png'}")
     return 0

@@ -18,6 +18,11 @@ SHARP_RATIO = 1.8        # a sharp edge's gradient is this many times its gradie
 OUTLINE_RADIUS = 5       # px: residual edges this close to the mask count as its outline
 PARTIAL_OUTLINE = 0.8    # a mask with less of the residual edges near it than this ...
 PARTIAL_AGREEMENT = 0.6  # ... and GrabCut agreeing less than this with the first estimate is partial
+HULL_SPECK = 6           # px: residual-edge specks smaller than this are left out of their hull
+PARTIAL_HULL = 0.75      # a mask whose hull covers less of the residual edges' hull than this ...
+PARTIAL_FILL = 0.45      # ... or that fills less of that hull than this is partial ...
+CLEAR_CONTRAST = 0.9     # ... unless its boundary separates item from backdrop all round (contrast score)
+UNSEEN_COVERAGE = 0.9    # no outline to judge by: a coverage score below this is partial
 
 
 def residual_edges(lab: np.ndarray, model: np.ndarray, ring_inlier: np.ndarray,
@@ -58,6 +63,69 @@ def outline(mask: np.ndarray, residual_edges: np.ndarray, radius: int = 3) -> fl
         return 1.0
     near = cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1,) * 2)) > 0
     return float(near[away].mean())
+
+
+def hull_cues(mask: np.ndarray, residual_edges: np.ndarray, radius: int = 3) -> dict:
+    """How the mask sits in the convex hull of the residual edges (away from the frame,
+    specks of fewer than ``HULL_SPECK`` pixels left out): the item's outline.
+
+    ``hull_cover``: share of that hull the mask's own convex hull (grown by ``radius``)
+    covers; low when the outline spans far more than the mask (one leg or the top half of
+    a pale garment kept). Unlike :func:`outline`, the item's inner edges (pockets, a
+    waistband) near a partial mask do not hide the outline it left out.
+    ``hull_fill``: share of that hull the mask itself fills (a mask in bits inside it).
+    ``outline_seen``: whether there are residual edges to judge by (more than 20 pixels);
+    without them both shares are 1.
+    """
+    away = np.zeros(residual_edges.shape, np.uint8)
+    band = 4
+    away[band:-band, band:-band] = residual_edges[band:-band, band:-band]
+    _, labels, stats, _ = cv2.connectedComponentsWithStats(away, connectivity=8)
+    keep = stats[:, cv2.CC_STAT_AREA] >= HULL_SPECK
+    keep[0] = False
+    points = cv2.findNonZero(keep[labels].astype(np.uint8))
+    mask_points = cv2.findNonZero(mask)
+    if points is None or len(points) <= 20 or mask_points is None:
+        return {"hull_cover": 1.0, "hull_fill": 1.0, "outline_seen": False}
+    grow = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1,) * 2)
+    edge_hull = np.zeros(mask.shape, np.uint8)
+    cv2.fillConvexPoly(edge_hull, cv2.convexHull(points), 1)
+    mask_hull = np.zeros(mask.shape, np.uint8)
+    cv2.fillConvexPoly(mask_hull, cv2.convexHull(mask_points), 1)
+    mask_hull = cv2.dilate(mask_hull, grow)
+    inside = edge_hull > 0
+    return {"hull_cover": round(float((mask_hull[inside] > 0).mean()), 3),
+            "hull_fill": round(float((mask[inside] > 0).mean()), 3), "outline_seen": True}
+
+
+def partial_reason(cues: dict) -> str | None:
+    """Why a mask holds only part of its item, or None.
+
+    A partial mask's boundary cuts through the item somewhere, and along that cut the
+    inside and the outside are the same garment: its contrast score cannot be full. So a
+    mask whose contrast score is at least ``CLEAR_CONTRAST`` is never called partial
+    (JPEG ringing around a saturated item leaves sharp residual edges just outside an
+    exact mask, and GrabCut trims a first estimate that swallowed them). Below it, any
+    of three signs: much of the residual edges outside the mask while GrabCut moved far
+    from the first estimate; the mask's hull covering little of the outline's hull (one
+    leg kept); the mask filling little of that hull (bits of a pale garment, or backdrop
+    inside its outline). Where no residual edges show an outline (a striped pale dress
+    whose pale stripes have the backdrop's colour), nothing vouches for the mask's
+    extent but the coverage score, which must then be at least ``UNSEEN_COVERAGE``.
+    """
+    if cues.get("contrast", 0.0) >= CLEAR_CONTRAST:
+        return None
+    if cues.get("outline", 1.0) < PARTIAL_OUTLINE and cues.get("agreement", 1.0) < PARTIAL_AGREEMENT:
+        return (f"partial: {1 - cues['outline']:.0%} of the outline lies outside the mask, GrabCut agreed "
+                f"{cues['agreement']:.0%} with the first estimate")
+    if cues.get("hull_cover", 1.0) < PARTIAL_HULL:
+        return f"partial: the mask spans {cues['hull_cover']:.0%} of the outline's hull (< {PARTIAL_HULL:.0%})"
+    if cues.get("hull_fill", 1.0) < PARTIAL_FILL:
+        return f"partial: the mask fills {cues['hull_fill']:.0%} of the outline's hull (< {PARTIAL_FILL:.0%})"
+    if not cues.get("outline_seen", True) and cues.get("coverage", 1.0) < UNSEEN_COVERAGE:
+        return (f"partial: no outline to judge by and the mask leaves out {1 - 0.8 * cues['coverage']:.0%} "
+                "of what differs from the backdrop")
+    return None
 
 
 def iou(a: np.ndarray, b: np.ndarray) -> float:

@@ -42,10 +42,12 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from fashion_tf.data.mask_cues import OUTLINE_RADIUS, PARTIAL_AGREEMENT, PARTIAL_OUTLINE
+from fashion_tf.data.mask_cues import OUTLINE_RADIUS
 from fashion_tf.data.mask_cues import confidence as _confidence
+from fashion_tf.data.mask_cues import hull_cues as _hull_cues
 from fashion_tf.data.mask_cues import iou as _iou
 from fashion_tf.data.mask_cues import outline as _outline
+from fashion_tf.data.mask_cues import partial_reason as _partial_reason
 from fashion_tf.data.mask_cues import residual_edges as _residual_edges
 
 WORK_SIDE = 192          # masks are estimated at most this large, then resized back
@@ -60,7 +62,8 @@ GRABCUT_ITERATIONS = 4
 BLEED_STEP = 15.0        # L units: a step this large bleeds colour into the backdrop (JPEG 4:2:0)
 BLEED_RADIUS = 3         # pixels of chroma bleeding around it
 FILL_GAIN = 1.5          # a wider closing is taken when it encloses this much more
-COLLAPSE_IOU = 0.5       # GrabCut keeping less of the first estimate than this: keep the first
+COLLAPSE_IOU = 0.5       # GrabCut keeping less of the first estimate than this: keep the first ...
+CLEARER_GAIN, CLEARER_MIN = 2.0, 0.5  # ... unless its boundary is this much clearer (_clearer_boundary)
 CHROMA_SIGMA = 0.0       # extra smoothing of a*, b* (JPEG chroma ringing)
 NOISE_FLOOR = 1.0        # Lab units: 8-bit quantisation and compression never vanish
 
@@ -262,6 +265,22 @@ def _inside_hull(filled: np.ndarray, previous: np.ndarray) -> float:
     return float((hull[added] > 0).mean())
 
 
+def _clearer_boundary(refined: np.ndarray, first: np.ndarray, distance: np.ndarray, noise: float,
+                      magnitude: np.ndarray) -> bool:
+    """Whether ``refined``'s boundary lies on the item's edge where ``first``'s does not:
+    edge support times contrast (the confidence's first two scores) at least
+    ``CLEARER_GAIN`` times higher, and at least ``CLEARER_MIN``."""
+    def score(mask):
+        cues = _confidence(mask, mask, distance, noise, magnitude, 1.0, np.zeros(mask.shape, bool),
+                           np.zeros(mask.shape, np.uint8))[1]
+        return cues.get("edge_support", 0.0) * cues.get("contrast", 0.0)
+
+    if not (refined > 0).any():
+        return False
+    new, old = score(refined), score(first)
+    return new >= CLEARER_MIN and new >= CLEARER_GAIN * old
+
+
 def estimate_mask(image_rgb_uint8: np.ndarray, min_area: float = 0.01, hole_area: float = 0.02,
                   seed: int = 0) -> MaskResult:
     """Foreground mask of a product photo and its confidence (steps 1-5 above).
@@ -368,10 +387,14 @@ def estimate_mask(image_rgb_uint8: np.ndarray, min_area: float = 0.01, hole_area
             if threads != 1:
                 cv2.setNumThreads(threads)
         refined = np.where((seeds == cv2.GC_FGD) | (seeds == cv2.GC_PR_FGD), 255, 0).astype(np.uint8)
-        if _iou(refined, first) < COLLAPSE_IOU:
+        if _iou(refined, first) < COLLAPSE_IOU and not _clearer_boundary(refined, first, distance, noise, magnitude):
             # GrabCut gave most of the item to the backdrop model (a white fabric with
             # backdrop-white highlights): its colour models cannot tell them apart, so
             # the edge/colour estimate is kept, and the low agreement lowers the confidence.
+            # Unless GrabCut's boundary separates item from backdrop much better than the
+            # first estimate's: then the first estimate had swallowed backdrop (JPEG
+            # blocking around a saturated item on a flat backdrop closes into a blob
+            # twice the item's size) and GrabCut cut it away.
             refined = first
 
     mask = _clean(refined, backdrop_like, min_area, hole_area)
@@ -380,6 +403,7 @@ def estimate_mask(image_rgb_uint8: np.ndarray, min_area: float = 0.01, hole_area
     confidence, cues = _confidence(mask, first, distance, noise, magnitude, backdrop_share, clear, edges)
     outline = _outline(mask, residual_edges, OUTLINE_RADIUS)
     cues["outline"] = round(outline, 3)
+    cues.update(_hull_cues(mask, residual_edges, OUTLINE_RADIUS))
     if factor < 1:
         mask = cv2.resize(mask, (w, h), interpolation=cv2.INTER_LINEAR)
         mask = np.where(mask >= 128, 255, 0).astype(np.uint8)
@@ -391,9 +415,8 @@ def estimate_mask(image_rgb_uint8: np.ndarray, min_area: float = 0.01, hole_area
         reason = f"mask covers {area:.1%} of the image (> {MAX_AREA:.0%})"
     elif confidence < MIN_CONFIDENCE:
         reason = f"confidence {confidence:.2f} < {MIN_CONFIDENCE}"
-    elif outline < PARTIAL_OUTLINE and cues.get("agreement", 1.0) < PARTIAL_AGREEMENT:
-        # Both signs of a partial mask: the item's outline goes on outside it, and GrabCut
-        # took much of the first estimate away (or added much to it).
-        reason = (f"partial: {1 - outline:.0%} of the outline lies outside the mask, GrabCut agreed "
-                  f"{cues['agreement']:.0%} with the first estimate")
+    else:
+        # The signs of a partial mask (docs/masks.md): the item's outline goes on
+        # outside it, and its boundary cuts through the item somewhere.
+        reason = _partial_reason(cues)
     return MaskResult(mask, round(confidence, 4), round(area, 4), reason, cues)

@@ -214,7 +214,7 @@ def test_grabcut_cut_away_jpeg_blocking_is_kept(monkeypatch):
 
     image, truth = demo_shop_draw.render_garment("mini dress", "pink", "plain", [], 128,
                                                  np.random.default_rng([5, 10]))
-    ok, data = cv2.imencode(".jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
+    _, data = cv2.imencode(".jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
     image = cv2.cvtColor(cv2.imdecode(data, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
     result = masks.estimate_mask(image)
     assert result.usable and iou(result.mask, truth) > 0.95, result.cues  # 0.983

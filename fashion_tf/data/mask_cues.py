@@ -21,7 +21,8 @@ PARTIAL_AGREEMENT = 0.6  # ... and GrabCut agreeing less than this with the firs
 HULL_SPECK = 6           # px: residual-edge specks smaller than this are left out of their hull
 PARTIAL_HULL = 0.75      # a mask whose hull covers less of the residual edges' hull than this ...
 PARTIAL_FILL = 0.45      # ... or that fills less of that hull than this is partial ...
-CLEAR_CONTRAST = 0.9     # ... unless its boundary separates item from backdrop all round (contrast score)
+PARTIAL_EDGE = 0.85      # ... or whose boundary lies on image edges less than this (edge support) is partial,
+CLEAR_CONTRAST = 0.95    # ... unless its boundary separates item from backdrop all round (contrast score)
 UNSEEN_COVERAGE = 0.9    # no outline to judge by: a coverage score below this is partial
 
 
@@ -106,12 +107,14 @@ def partial_reason(cues: dict) -> str | None:
     mask whose contrast score is at least ``CLEAR_CONTRAST`` is never called partial
     (JPEG ringing around a saturated item leaves sharp residual edges just outside an
     exact mask, and GrabCut trims a first estimate that swallowed them). Below it, any
-    of three signs: much of the residual edges outside the mask while GrabCut moved far
+    of four signs: much of the residual edges outside the mask while GrabCut moved far
     from the first estimate; the mask's hull covering little of the outline's hull (one
     leg kept); the mask filling little of that hull (bits of a pale garment, or backdrop
-    inside its outline). Where no residual edges show an outline (a striped pale dress
-    whose pale stripes have the backdrop's colour), nothing vouches for the mask's
-    extent but the coverage score, which must then be at least ``UNSEEN_COVERAGE``.
+    inside its outline); much of its boundary off image edges (the cut itself: a good
+    mask's boundary lies on edges nearly all round). Where no residual edges show an
+    outline (a striped pale dress whose pale stripes have the backdrop's colour), nothing
+    vouches for the mask's extent but the coverage score, which must then be at least
+    ``UNSEEN_COVERAGE``.
     """
     if cues.get("contrast", 0.0) >= CLEAR_CONTRAST:
         return None
@@ -122,6 +125,9 @@ def partial_reason(cues: dict) -> str | None:
         return f"partial: the mask spans {cues['hull_cover']:.0%} of the outline's hull (< {PARTIAL_HULL:.0%})"
     if cues.get("hull_fill", 1.0) < PARTIAL_FILL:
         return f"partial: the mask fills {cues['hull_fill']:.0%} of the outline's hull (< {PARTIAL_FILL:.0%})"
+    if cues.get("edge_support", 1.0) < PARTIAL_EDGE:
+        return (f"partial: {1 - cues['edge_support']:.0%} of the boundary lies off image edges "
+                f"(edge support < {PARTIAL_EDGE})")
     if not cues.get("outline_seen", True) and cues.get("coverage", 1.0) < UNSEEN_COVERAGE:
         return (f"partial: no outline to judge by and the mask leaves out {1 - 0.8 * cues['coverage']:.0%} "
                 "of what differs from the backdrop")

@@ -19,10 +19,11 @@ OUTLINE_RADIUS = 5       # px: residual edges this close to the mask count as it
 PARTIAL_OUTLINE = 0.8    # a mask with less of the residual edges near it than this ...
 PARTIAL_AGREEMENT = 0.6  # ... and GrabCut agreeing less than this with the first estimate is partial
 HULL_SPECK = 6           # px: residual-edge specks smaller than this are left out of their hull
-PARTIAL_HULL = 0.75      # a mask whose hull covers less of the residual edges' hull than this ...
-PARTIAL_FILL = 0.45      # ... or that fills less of that hull than this is partial ...
-PARTIAL_EDGE = 0.85      # ... or whose boundary lies on image edges less than this (edge support) is partial,
-CLEAR_CONTRAST = 0.95    # ... unless its boundary separates item from backdrop all round (contrast score)
+PARTIAL_HULL = 0.75      # a mask (not clean) whose hull covers less of the residual edges' hull than this ...
+PARTIAL_FILL = 0.45      # ... or that fills less of that hull than this is partial
+PARTIAL_EDGE = 0.85      # a mask whose boundary lies on image edges less than this (edge support) is partial
+CLEAR_CONTRAST = 0.95    # a mask with this contrast score ...
+CLEAN_INSIDE = 0.05      # ... and less than this share of backdrop-coloured pixels inside is clean
 UNSEEN_COVERAGE = 0.9    # no outline to judge by: a coverage score below this is partial
 
 
@@ -102,21 +103,25 @@ def hull_cues(mask: np.ndarray, residual_edges: np.ndarray, radius: int = 3) -> 
 def partial_reason(cues: dict) -> str | None:
     """Why a mask holds only part of its item, or None.
 
-    A partial mask's boundary cuts through the item somewhere, and along that cut the
-    inside and the outside are the same garment: its contrast score cannot be full. So a
-    mask whose contrast score is at least ``CLEAR_CONTRAST`` is never called partial
-    (JPEG ringing around a saturated item leaves sharp residual edges just outside an
-    exact mask, and GrabCut trims a first estimate that swallowed them). Below it, any
-    of four signs: much of the residual edges outside the mask while GrabCut moved far
-    from the first estimate; the mask's hull covering little of the outline's hull (one
-    leg kept); the mask filling little of that hull (bits of a pale garment, or backdrop
-    inside its outline); much of its boundary off image edges (the cut itself: a good
-    mask's boundary lies on edges nearly all round). Where no residual edges show an
-    outline (a striped pale dress whose pale stripes have the backdrop's colour), nothing
-    vouches for the mask's extent but the coverage score, which must then be at least
-    ``UNSEEN_COVERAGE``.
+    First, much of its boundary off image edges (edge support below ``PARTIAL_EDGE``):
+    the cut itself, since a good mask's boundary lies on edges nearly all round.
+    Then a partial mask's boundary cuts through the item somewhere, and along that cut
+    inside and outside are the same garment: its contrast score cannot be full. So a
+    *clean* mask, with a contrast score of at least ``CLEAR_CONTRAST`` and almost no
+    backdrop-coloured pixels inside (``backdrop_inside`` below ``CLEAN_INSIDE``: a
+    fabric whose white mortar has the backdrop's colour breaks the argument), is not
+    judged further (JPEG ringing around a saturated item leaves sharp residual edges just
+    outside an exact mask, and GrabCut trims a first estimate that swallowed them). Any
+    other mask is partial on any of these signs: much of the residual edges outside it
+    while GrabCut moved far from the first estimate; its hull covering little of the
+    outline's hull (one leg kept); it filling little of that hull (bits of a pale
+    garment); no outline to judge by (a pale striped dress whose pale stripes have the
+    backdrop's colour) and a coverage score below ``UNSEEN_COVERAGE``.
     """
-    if cues.get("contrast", 0.0) >= CLEAR_CONTRAST:
+    if cues.get("edge_support", 1.0) < PARTIAL_EDGE:
+        return (f"partial: {1 - cues['edge_support']:.0%} of the boundary lies off image edges "
+                f"(edge support < {PARTIAL_EDGE})")
+    if cues.get("contrast", 0.0) >= CLEAR_CONTRAST and cues.get("backdrop_inside", 1.0) < CLEAN_INSIDE:
         return None
     if cues.get("outline", 1.0) < PARTIAL_OUTLINE and cues.get("agreement", 1.0) < PARTIAL_AGREEMENT:
         return (f"partial: {1 - cues['outline']:.0%} of the outline lies outside the mask, GrabCut agreed "
@@ -125,9 +130,6 @@ def partial_reason(cues: dict) -> str | None:
         return f"partial: the mask spans {cues['hull_cover']:.0%} of the outline's hull (< {PARTIAL_HULL:.0%})"
     if cues.get("hull_fill", 1.0) < PARTIAL_FILL:
         return f"partial: the mask fills {cues['hull_fill']:.0%} of the outline's hull (< {PARTIAL_FILL:.0%})"
-    if cues.get("edge_support", 1.0) < PARTIAL_EDGE:
-        return (f"partial: {1 - cues['edge_support']:.0%} of the boundary lies off image edges "
-                f"(edge support < {PARTIAL_EDGE})")
     if not cues.get("outline_seen", True) and cues.get("coverage", 1.0) < UNSEEN_COVERAGE:
         return (f"partial: no outline to judge by and the mask leaves out {1 - 0.8 * cues['coverage']:.0%} "
                 "of what differs from the backdrop")

@@ -404,6 +404,7 @@ def estimate_mask(image_rgb_uint8: np.ndarray, min_area: float = 0.01, hole_area
     outline = _outline(mask, residual_edges, OUTLINE_RADIUS)
     cues["outline"] = round(outline, 3)
     cues.update(_hull_cues(mask, residual_edges, OUTLINE_RADIUS))
+    cues["backdrop_inside"] = round(float(backdrop_like[mask > 0].mean()), 3) if (mask > 0).any() else 0.0
     if factor < 1:
         mask = cv2.resize(mask, (w, h), interpolation=cv2.INTER_LINEAR)
         mask = np.where(mask >= 128, 255, 0).astype(np.uint8)

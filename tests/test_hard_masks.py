@@ -222,3 +222,29 @@ def test_grabcut_cut_away_jpeg_blocking_is_kept(monkeypatch):
 
     monkeypatch.setattr(mask_estimate, "CLEARER_GAIN", float("inf"))  # always keep the first estimate
     assert iou(masks.estimate_mask(image).mask, truth) < 0.6  # the blocky blob around the garment
+
+
+def test_masks_of_another_version_are_recomputed_before_use(hard_catalog, tmp_path):
+    """A mask version bump: the old verdicts are not read, so the pipeline recomputes
+    the masks instead of pasting ones that the old version flagged, or would now flag."""
+    import json
+
+    from fashion_tf.data.catalog import load_catalog
+    from fashion_tf.data.pipeline import _mask_paths
+
+    copy = tmp_path / "cat"
+    shutil.copytree(hard_catalog, copy)
+    path = copy / schema.MASKS_DIR / masks.CONFIDENCE_FILE
+    data = json.loads(path.read_text())
+    data["version"] = masks.MASK_VERSION - 1
+    data["items"]["blank"] = [0.9, 0.5, None]  # the old version let the blank photo through
+    path.write_text(json.dumps(data))
+    assert masks.verdicts_outdated(copy) and masks.load_confidence(copy) == {}
+    catalog = load_catalog(copy)
+    report = PipelineReport()
+    paths = _mask_paths(catalog, catalog.items, report)
+    assert not masks.verdicts_outdated(copy)
+    assert "blank" in report.unusable_masks
+    assert paths[list(catalog.items["item_id"]).index("blank")] == ""
+    (copy / schema.MASKS_DIR / masks.CONFIDENCE_FILE).unlink()  # masks supplied without verdicts: as they are
+    assert not masks.verdicts_outdated(copy)

@@ -36,7 +36,7 @@ from fashion_tf.data import schema
 from fashion_tf.data.mask_estimate import MAX_AREA, MIN_AREA, MIN_CONFIDENCE, MaskResult, estimate_mask
 
 __all__ = ["MAX_AREA", "MIN_AREA", "MIN_CONFIDENCE", "compute_mask", "ensure_masks", "estimate_mask",
-           "load_confidence", "mask_path", "read_rgb", "usable_masks"]
+           "load_confidence", "mask_path", "read_rgb", "usable_masks", "verdicts_outdated"]
 
 CONFIDENCE_FILE = "confidence.json"  # in masks/: {"version", "items": {item_id: [confidence, area, reason]}}
 MASK_VERSION = 4   # bump when estimate_mask changes: cached masks of other versions are recomputed
@@ -109,6 +109,21 @@ def load_confidence(catalog_dir: str | Path) -> dict[str, tuple[float, float, st
     if not isinstance(data, dict) or data.get("version") != MASK_VERSION:
         return {}
     return {str(k): (float(v[0]), float(v[1]), v[2]) for k, v in data.get("items", {}).items()}
+
+
+def verdicts_outdated(catalog_dir: str | Path) -> bool:
+    """True when ``masks/confidence.json`` was written by another mask version: its masks
+    and verdicts must be recomputed before use (:func:`load_confidence` ignores them, so
+    reading the old masks would paste ones the old version flagged). Masks without a
+    confidence file (supplied with the catalog) are not outdated."""
+    path = Path(catalog_dir) / schema.MASKS_DIR / CONFIDENCE_FILE
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        return False
+    except (OSError, ValueError):
+        return True
+    return not isinstance(data, dict) or data.get("version") != MASK_VERSION
 
 
 def _save_confidence(root: Path, verdicts: dict) -> None:

@@ -110,14 +110,16 @@ def _mask_paths(catalog, items: pd.DataFrame, report: PipelineReport | None = No
     come back as "": such an item is never pasted on a background. They are counted in
     ``report``.
     """
-    from fashion_tf.data.masks import ensure_masks, usable_masks
+    from fashion_tf.data.masks import ensure_masks, usable_masks, verdicts_outdated
 
     def column() -> list[str]:
         values = items["mask"] if "mask" in items.columns else pd.Series([None] * len(items), index=items.index)
         return [str(Path(catalog.root) / v) if isinstance(v, str) and v else "" for v in values]
 
     paths = column()
-    if not all(p and os.path.exists(p) for p in paths):
+    # Masks of another mask version are recomputed too: their verdicts are not read, so
+    # using them as they are would paste masks that version flagged.
+    if not all(p and os.path.exists(p) for p in paths) or verdicts_outdated(catalog.root):
         by_id = ensure_masks(catalog.root).items.set_index("item_id")["mask"]
         items = items.assign(mask=[by_id.get(i) for i in items["item_id"]])
         paths = [p if p and os.path.exists(p) else "" for p in column()]

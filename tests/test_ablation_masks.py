@@ -105,3 +105,27 @@ def test_baseline_runs_must_be_trained_alike(tmp_path):
     (run / "config.json").write_text(json.dumps(dict(config, epochs=10)))
     with pytest.raises(ValueError, match="epochs 10, expected 20"):
         tool._baseline_run(tmp_path, run.name, args, 1)
+
+
+def test_compare_two_outputs_augmented_runs(tmp_path):
+    """--compare: the augmented runs of two ablation outputs against each other, the
+    same separation rule, nothing trained."""
+    tool = _tool("background_ablation")
+
+    def result(recall10):
+        return {"street_to_shop": {"recall@1": 0.0, "recall@10": recall10, "recall@20": 0.3,
+                                   "category_precision@10": 0.4, "colour_precision@10": 0.3},
+                "in_shop": {"category_precision@10": 0.9}, "multilabel": {"iou": 0.5}}
+
+    for name, setting, values in (("now", "p=0.5", (0.14, 0.16)), ("old", "p=0.5 (contour masks)", (0.04, 0.06))):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "ablation.json").write_text(json.dumps(
+            {"command": f"run {name}", "runs": {setting: [result(v) for v in values], "p=0": [result(0.0)] * 2}}))
+    out = tmp_path / "before_after.json"
+    assert tool.main(["--compare", str(tmp_path / "now" / "ablation.json"), str(tmp_path / "old" / "ablation.json"),
+                      "--out", str(out)]) == 0
+    record = json.loads(out.read_text())
+    recall = record["summary"]["street recall@10"]
+    assert set(recall) == {"p=0.5 [now]", "p=0.5 (contour masks) [old]", "difference"}
+    assert recall["difference"]["mean"] == pytest.approx(0.10) and recall["difference"]["separated"]
+    assert record["commands"] == ["run now", "run old"]

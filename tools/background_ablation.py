@@ -13,6 +13,7 @@ OUT/ablation.png (recall@K, mean +- std band, and the metrics with error bars). 
 already trained in OUT are reused, so an interrupted ablation continues.
 
     python tools/background_ablation.py --model tiny --seeds 5 --epochs 20 --image-size 64 --out runs/ablation_tiny
+    python tools/background_ablation.py --compare runs/ablation_tiny/ablation.json runs/ablation_tiny_contour/ablation.json --out before_after.json
 
 Before/after a change of the masks: ``--masks-from DIR`` trains the augmented setting on
 a copy of the catalog (OUT/catalog: the tables rewritten, images linked) whose masks are
@@ -21,7 +22,8 @@ a copy of the catalog (OUT/catalog: the tables rewritten, images linked) whose m
 them is pasted unless DIR holds a ``confidence.json``. The p=0 runs never paste, so
 they do not depend on the masks: ``--baseline-runs OTHER_OUT`` reads them from another
 output of this tool (same model, epochs, image size and seeds) instead of training
-them again.
+them again. ``--compare A/ablation.json B/ablation.json --out FILE`` then sets the two
+outputs' augmented runs against each other (nothing is trained again).
 """
 from __future__ import annotations
 
@@ -162,6 +164,24 @@ def _baseline_run(baseline: Path, name: str, args, seed: int) -> Path:
     return run_dir
 
 
+def compare_outputs(first: Path, second: Path, out: Path) -> dict:
+    """The augmented runs of two outputs of this tool (``ablation.json``), e.g. with
+    today's masks and with ``--masks-from`` older ones, summarised against each other
+    (same rule: a difference counts only when the intervals do not overlap); written to
+    ``out`` as JSON. Nothing is trained or evaluated again."""
+    results = [json.loads(Path(path).read_text()) for path in (first, second)]
+    runs = {}
+    for path, result in zip((first, second), results):
+        setting = next(name for name in result["runs"] if name != "p=0")
+        runs[f"{setting} [{Path(path).parent.name}]"] = result["runs"][setting]
+    table = summarise(runs)
+    record = {"compared": [str(first), str(second)], "commands": [r["command"] for r in results],
+              "summary": table}
+    out.write_text(json.dumps(record, indent=2))
+    print(format_summary(table, list(runs)))
+    return record
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="tiny")
@@ -177,7 +197,15 @@ def main(argv=None) -> int:
                              "tools/masks_from_commit.py) on a copy of the catalog in OUT/catalog")
     parser.add_argument("--baseline-runs", type=Path, default=None, metavar="OUT",
                         help="read the p=0 runs from this earlier output of the tool instead of training them")
+    parser.add_argument("--compare", type=Path, nargs=2, default=None, metavar="ABLATION_JSON",
+                        help="only compare the augmented runs of two earlier outputs (their ablation.json) "
+                             "and write the summary to --out (a JSON file)")
     args = parser.parse_args(argv)
+    if args.compare:
+        if not args.out:
+            parser.error("--compare needs --out FILE.json")
+        compare_outputs(*args.compare, Path(args.out))
+        return 0
     if args.seeds < 2:
         parser.error("--seeds must be at least 2: a spread needs several runs")
     out = Path(args.out or f"runs/ablation_{args.model}")

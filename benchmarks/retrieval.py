@@ -205,11 +205,18 @@ def load_data(dataset, args, cache):
 
 
 def build_sharded(database, ids, args, cache):
-    """The same items in ``args.shards`` ScaNN shards with the library defaults (cached)."""
-    from fashion_tf.retrieval import load_index
+    """The same items in ``args.shards`` ScaNN shards with the library defaults (cached; the
+    cache name carries the defaults, so a change of defaults builds a new one)."""
+    import hashlib
+    import json
 
+    from fashion_tf.retrieval import load_index
+    from fashion_tf.retrieval.scann_tuning import build_defaults
+
+    defaults = json.dumps(build_defaults(len(database) // args.shards), sort_keys=True)
     return cache.artifact(
-        f"scann-sharded-{args.shards}-target{min(args.target_list)}",
+        f"scann-sharded-{args.shards}-target{min(args.target_list)}-"
+        f"{hashlib.sha1(defaults.encode()).hexdigest()[:8]}",
         lambda: build_index(ids, database, backend="scann", shards=args.shards,
                             target_recall=min(args.target_list)),
         lambda index, path: index.save(path), load_index)

@@ -186,6 +186,8 @@ def test_scann_default_parameters_reach_recall_target_on_held_out_queries(tmp_pa
                         model_fingerprint="abcd", tuning_budget_s=1e9)
     params = index.params
     assert params["num_leaves"] == 179 and params["training_sample_size"] == 8000  # 2 sqrt(n); all n
+    # unit vectors: spherical leaf centres, int8 centres to pick leaves, float32 rescoring
+    assert (params["spherical"], params["quantize_centroids"], params["reorder_dtype"]) == (True, True, "float32")
     tuning = params["tuning"]
     assert params["num_leaves_to_search"] == tuning["num_leaves_to_search"] < 179
     assert params["reorder_candidates"] == tuning["reorder_candidates"] in (50, 100, 200)
@@ -208,6 +210,31 @@ def test_scann_default_parameters_reach_recall_target_on_held_out_queries(tmp_pa
     manifest = read_manifest(tmp_path / "index")
     assert manifest["params"]["num_leaves_to_search"] == params["num_leaves_to_search"]
     assert manifest["params"]["tuned_recall_at_10"] == tuning["recall_at_10"] >= 0.95
+
+
+def test_scann_spherical_leaves_need_cosine():
+    index = ScannIndex(mode="tree", distance="l2", spherical=True, num_leaves=4, num_leaves_to_search=2)
+    with pytest.raises(ValueError, match="need unit vectors scored by dot product"):
+        index.add(item_ids(200), unit_vectors(200, 8)).build()
+    with pytest.raises(ValueError, match="reorder_dtype must be one of"):
+        ScannIndex(reorder_dtype="int4")
+
+
+def test_scann_int8_rescoring_keeps_float_vectors_on_save(tmp_path):
+    """ScaNN saves only int8 vectors when it rescores in int8; the index keeps the float
+    ones beside them, so a loaded index still has ``vectors`` and searches the same."""
+    vectors = unit_vectors(1000, 16, 3)
+    index = ScannIndex(mode="tree", num_leaves=10, num_leaves_to_search=3, reorder_candidates=50,
+                       reorder_dtype="int8")
+    index.add(item_ids(1000), vectors).build()
+    queries = unit_vectors(5, 16, 4)
+    before = index.search(queries, 10)
+    index.save(tmp_path / "index")
+    assert not (tmp_path / "index" / "scann" / "dataset.npy").exists()
+    loaded = load_index(tmp_path / "index")
+    assert loaded.params["reorder_dtype"] == "int8"
+    np.testing.assert_allclose(loaded.vectors, vectors, atol=1e-6)
+    np.testing.assert_array_equal(loaded.search(queries, 10)[0], before[0])
 
 
 def test_auto_uses_exact_scann_below_threshold():

@@ -5,9 +5,10 @@ Guo et al., "Accelerating Large-Scale Inference with Anisotropic Vector Quantiza
 builds its searcher. Parameters not given are chosen from the number of items n and the recall target
 (``scann_tuning.py`` says how and why):
 
-- build time: ``num_leaves`` = 2 sqrt(n) k-means leaves, a training sample of 100k
-  points, AH with ``dims_per_block=2`` and ``anisotropic_quantization_threshold=0.2`` (the
-  ScaNN paper's values), 16 centres per block (LUT16);
+- build time: ``num_leaves`` = 2 sqrt(n) k-means leaves (for cosine: spherical k-means,
+  leaves chosen with int8 centres), a training sample of 100k points, AH with
+  ``dims_per_block=2`` and ``anisotropic_quantization_threshold=0.2`` (the ScaNN paper's
+  values), 16 centres per block (LUT16), float32 rescoring;
 - search time, tuned after the build on a leave-one-out sample of the items within
   ``tuning_budget_s``: ``num_leaves_to_search`` and ``reorder_candidates`` (the AH
   shortlist rescored exactly in float32, for k=10; for other k it is
@@ -38,12 +39,15 @@ from fashion_tf.retrieval.manifest import IndexFormatError
 
 try:
     from scann.scann_ops.py import scann_ops_pybind
+    from scann.scann_ops.py.scann_builder import ReorderType
 
     _HAVE_SCANN = True
 except ImportError:  # scann is pinned in setup.py, but keep the error at the point of use
     _HAVE_SCANN = False
 
 SCANN_DIR = "scann"
+REORDER_DTYPES = ("float32", "int8")
+FLOAT_VECTORS = "float_vectors.npy"
 BRUTE_FORCE_BELOW = 20_000
 
 
@@ -73,6 +77,11 @@ class ScannIndex(Index):
         tuning_budget_s: seconds the search-time tuning may take (the leave-one-out
             sample's exact neighbours included); at least one reorder size is always tried.
         tuning_sample: items used as leave-one-out queries by the tuning.
+        spherical: spherical k-means (unit-length leaf centres); None = True for cosine.
+        quantize_centroids: rank leaves with int8 centres; None = True for cosine.
+        soar_lambda: SOAR spilling of each item to a second leaf (ScaNN's
+            ``soar_lambda``); None = off.
+        reorder_dtype: "float32" or "int8" rescoring of the shortlist; None = float32.
     """
 
     backend = "scann"
@@ -85,7 +94,9 @@ class ScannIndex(Index):
                  training_sample_size: int | None = None, training_threads: int = 0,
                  brute_force_below: int = BRUTE_FORCE_BELOW, search_batch_size: int = 256,
                  tuning_budget_s: float = scann_tuning.DEFAULT_BUDGET_S,
-                 tuning_sample: int = scann_tuning.TUNING_SAMPLE, distance: str = "cosine"):
+                 tuning_sample: int = scann_tuning.TUNING_SAMPLE, distance: str = "cosine",
+                 spherical: bool | None = None, quantize_centroids: bool | None = None,
+                 soar_lambda: float | None = None, reorder_dtype: str | None = None):
         _require_scann()
         if mode not in ("auto", "tree", "brute_force"):
             raise ValueError(f"mode must be 'auto', 'tree' or 'brute_force', got {mode!r}")
@@ -96,7 +107,10 @@ class ScannIndex(Index):
             reorder_candidates=reorder_candidates, target_recall=target_recall,
             training_sample_size=training_sample_size, training_threads=training_threads,
             brute_force_below=brute_force_below, search_batch_size=search_batch_size,
-            tuning_budget_s=tuning_budget_s, tuning_sample=tuning_sample)
+            tuning_budget_s=tuning_budget_s, tuning_sample=tuning_sample, spherical=spherical,
+            quantize_centroids=quantize_centroids, soar_lambda=soar_lambda, reorder_dtype=reorder_dtype)
+        if reorder_dtype not in (None, *REORDER_DTYPES):
+            raise ValueError(f"reorder_dtype must be one of {sorted(REORDER_DTYPES)}, got {reorder_dtype!r}")
         self._searcher = None
         self._all_vectors: np.ndarray | None = None
         self._directory: Path | None = None
@@ -125,23 +139,32 @@ class ScannIndex(Index):
         builder.set_n_training_threads(p["training_threads"] or os.cpu_count() or 1)
         tune = False
         if tree:
-            defaults = scann_tuning.build_defaults(n)
+            defaults = scann_tuning.build_defaults(n, self.distance)
             num_leaves = min(p["num_leaves"] or defaults["num_leaves"], n)
             sample_size = min(n, p["training_sample_size"] or defaults["training_sample_size"])
             tune = p["num_leaves_to_search"] is None
             p.update(num_leaves=num_leaves, training_sample_size=sample_size)
+            for key in ("spherical", "quantize_centroids", "soar_lambda", "reorder_dtype"):
+                if p.get(key) is None:
+                    p[key] = defaults[key]
+            if self.distance != "cosine" and (p["spherical"] or p["soar_lambda"]):
+                raise ValueError("spherical partitioning and SOAR spilling need unit vectors scored by "
+                                 f"dot product (distance='cosine'), not distance={self.distance!r}")
             builder = builder.tree(
                 num_leaves=num_leaves,
                 num_leaves_to_search=p["num_leaves_to_search"] or max(1, math.ceil(0.02 * num_leaves)),
                 training_sample_size=sample_size,
-                min_partition_size=max(1, min(50, n // (2 * num_leaves))))
+                min_partition_size=max(1, min(50, n // (2 * num_leaves))),
+                spherical=bool(p["spherical"]), quantize_centroids=bool(p["quantize_centroids"]),
+                soar_lambda=p["soar_lambda"] or None)
             builder = builder.score_ah(
                 p["dims_per_block"],
                 # anisotropic quantization is for inner products; NaN switches it off for l2
                 anisotropic_quantization_threshold=(p["anisotropic_quantization_threshold"]
                                                     if self.distance == "cosine" else float("nan")),
                 training_sample_size=sample_size)
-            builder = builder.reorder(p["reorder_candidates"] or 100)
+            builder = builder.reorder(p["reorder_candidates"] or 100, quantize=(
+                ReorderType.INT8 if p["reorder_dtype"] == "int8" else ReorderType.FLOAT32))
             if not tune and p["reorder_candidates"] is None:
                 p["reorder_candidates"] = 100
         else:
@@ -185,8 +208,11 @@ class ScannIndex(Index):
 
     def _stored_vectors(self) -> np.ndarray:
         if self._all_vectors is None and self._directory is not None:
-            # ScaNN serializes the float32 vectors it rescores with, in datapoint order.
+            # ScaNN serializes the float32 vectors it rescores with, in datapoint order; an
+            # index rescoring in int8 keeps them beside ScaNN's files (``_save_backend``).
             path = self._directory / SCANN_DIR / "dataset.npy"
+            if not path.is_file():
+                path = self._directory / FLOAT_VECTORS
             if not path.is_file():
                 raise IndexFormatError(f"{path}: not found; this ScaNN index keeps no float vectors")
             self._all_vectors = np.load(path, mmap_mode="r")
@@ -222,6 +248,11 @@ class ScannIndex(Index):
         (directory / SCANN_DIR).mkdir()
         # relative paths: the directory can be moved or copied into a SavedModel's assets.
         self._searcher.serialize(str(directory / SCANN_DIR), relative_path=True)
+        if not (directory / SCANN_DIR / "dataset.npy").is_file():
+            # int8 rescoring: ScaNN keeps only the quantized vectors, but ``vectors`` and a
+            # later ``tuned_search`` need the float ones.
+            np.save(directory / FLOAT_VECTORS, np.asarray(self._stored_vectors()))
+            return {"scann": SCANN_DIR, "vectors": FLOAT_VECTORS}
         return {"scann": SCANN_DIR}
 
     def _load_backend(self, directory: Path, manifest: dict[str, Any]) -> None:

@@ -23,11 +23,21 @@ Build time (changing them means rebuilding): ``build_defaults(n)``.
   queries): recall@10 0.95 needed 48 searched leaves before, 15 after (reorder 100); 0.99
   96 before, 26 after (reorder 200). The CPU time per query fell less, 248 -> 232 us (2
   cores, load ~11): the leaves now chosen are the large ones of dense regions, so about as
-  many items are scanned, and scanning the 64-byte AH codes of ~24k items per query from
-  memory is what a query costs (1 searched leaf costs ~80 us, each further leaf ~3.4 us).
-- rescoring in float32 (``reorder_dtype``): 4-dimensional AH blocks with int8 rescoring
-  never reached recall@10 0.95 at 1M x 256 with a shortlist of 200 or 400, whatever the
-  number of leaves searched.
+  many items are scanned (~24k), and scanning their 64-byte AH codes from memory is most
+  of what a query costs (plain k-means index, load ~11: 1 searched leaf ~80 us of CPU per
+  query, each further leaf ~3.4 us, 100 more rescored items ~20-30 us). In the benchmark
+  (load 4-5): 16 leaves, recall 0.961, 248 us of CPU per query against faiss HNSW's 297 us
+  at recall 0.969: 1.2x; at 0.99, 28 leaves and 200 rescored, 2.0x.
+- What did not help at 1M x 256 (spherical, int8 centres, same queries): 4-dimensional AH
+  blocks (half the code bytes) with float32 rescoring reached 0.95 only with a shortlist of
+  400 (25 leaves) and cost 310-335 us of CPU per query against the plain index's 240-258;
+  with int8 rescoring (``reorder_dtype="int8"``) they never reached 0.95 with 200 or 400,
+  whatever the number of leaves. SOAR spilling (``soar_lambda=1.5``) needed 10 leaves
+  instead of 15, but each item is stored in a second leaf too (fuller leaves; its search
+  time was not measured) and the build took twice the CPU (286 s against 153 s); not made
+  a default. ScaNN's
+  ``search_batched_parallel`` batch size 1000 instead of 256: within the noise (230-245
+  against 232-240 us).
 
 Search time (no rebuild): ``tune_search``. For each reorder shortlist of
 ``REORDER_CANDIDATES``, the smallest ``num_leaves_to_search`` whose recall@10 on a sample

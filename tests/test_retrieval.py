@@ -168,8 +168,8 @@ def test_scann_tree_recall_against_exact():
 
 def test_scann_tunes_leaves_to_target_recall():
     index = build_index(item_ids(4000), unit_vectors(4000, 32, 7), backend="scann", mode="tree")
-    assert index.params["num_leaves"] == 126  # round(2 * sqrt(4000))
-    assert 1 <= index.params["num_leaves_to_search"] <= 126
+    assert index.params["num_leaves"] == 63  # round(sqrt(4000))
+    assert 1 <= index.params["num_leaves_to_search"] <= 63
     assert index.recall_at_10 >= 0.95
     found, _ = index.search(unit_vectors(3, 32, 8), k=4000)  # k = n: every item once
     assert found.shape == (3, 4000) and all(len(set(row)) == 4000 for row in found)
@@ -185,11 +185,11 @@ def test_scann_default_parameters_reach_recall_target_on_held_out_queries(tmp_pa
     index = build_index(item_ids(8000), vectors, backend="scann", mode="tree", target_recall=0.95,
                         model_fingerprint="abcd", tuning_budget_s=1e9)
     params = index.params
-    assert params["num_leaves"] == 179 and params["training_sample_size"] == 8000  # 2 sqrt(n); all n
+    assert params["num_leaves"] == 89 and params["training_sample_size"] == 8000  # sqrt(n); all n
     # unit vectors: spherical leaf centres, int8 centres to pick leaves, float32 rescoring
     assert (params["spherical"], params["quantize_centroids"], params["reorder_dtype"]) == (True, True, "float32")
     tuning = params["tuning"]
-    assert params["num_leaves_to_search"] == tuning["num_leaves_to_search"] < 179
+    assert params["num_leaves_to_search"] == tuning["num_leaves_to_search"] < 89
     assert params["reorder_candidates"] == tuning["reorder_candidates"] in (50, 100, 200)
     assert tuning["reached"] and tuning["recall_lower_bound"] >= 0.95 and tuning["sample_queries"] == 1000
     # The cheapest candidate reaching the target was chosen.

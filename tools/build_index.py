@@ -55,7 +55,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="build this many per-shard indexes and merge their results (default 1)")
     parser.add_argument("--mode", choices=["auto", "tree", "brute_force"], default="auto",
                         help="scann only: force the tree or exact scoring (default: by size)")
-    parser.add_argument("--num-leaves", type=int, default=None, help="scann: tree leaves (default 2 sqrt(n))")
+    parser.add_argument("--num-leaves", type=int, default=None, help="scann: tree leaves (default sqrt(n))")
     parser.add_argument("--num-leaves-to-search", type=int, default=None,
                         help="scann: leaves per query (default: tuned to --target-recall)")
     parser.add_argument("--reorder", type=int, default=None,

@@ -5,7 +5,7 @@ Guo et al., "Accelerating Large-Scale Inference with Anisotropic Vector Quantiza
 builds its searcher. Parameters not given are chosen from the number of items n and the recall target
 (``scann_tuning.py`` says how and why):
 
-- build time: ``num_leaves`` = 2 sqrt(n) k-means leaves (for cosine: spherical k-means,
+- build time: ``num_leaves`` = sqrt(n) k-means leaves (for cosine: spherical k-means,
   leaves chosen with int8 centres), a training sample of 100k points, AH with
   ``dims_per_block=2`` and ``anisotropic_quantization_threshold=0.2`` (the ScaNN paper's
   values), 16 centres per block (LUT16), float32 rescoring;
@@ -62,7 +62,7 @@ class ScannIndex(Index):
 
     Args:
         mode: "auto" (tree below/above ``brute_force_below`` items), "tree" or "brute_force".
-        num_leaves: k-means leaves of the tree; None = 2 sqrt(n).
+        num_leaves: k-means leaves of the tree; None = sqrt(n).
         num_leaves_to_search: leaves searched per query; None = tuned to ``target_recall``.
         dims_per_block: AH dimensions per 4-bit code (2 = 2 bits per dimension).
         anisotropic_quantization_threshold: AVQ threshold eta (ScaNN paper: 0.2 for

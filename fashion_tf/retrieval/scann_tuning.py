@@ -5,11 +5,17 @@ Guo et al., "Accelerating Large-Scale Inference with Anisotropic Vector Quantiza
 exact re-ranking of a shortlist). The parameters fall in two groups:
 
 Build time (changing them means rebuilding): ``build_defaults(n)``.
-- ``num_leaves`` = 2 * sqrt(n) k-means leaves. Measured on clustered 256-d catalogs
-  (``benchmarks/retrieval.py``): at 200k items, 1000 leaves reached recall@10 0.95 with
-  4k items scored per query, sqrt(n) = 450 leaves with 5.8k and 2000 leaves with 6k; finer
-  leaves follow the catalog's styles more closely until a leaf holds too few items for
-  its centroid to be a good summary.
+- ``num_leaves`` = sqrt(n) k-means leaves (ScaNN's rule of thumb). Measured at 1M x 256
+  (``benchmarks/retrieval.py`` data, spherical leaves with int8 centres, 2000 held-out
+  queries, interleaved rounds, load 3-4): 1000 leaves reached recall@10 0.95 searching 3
+  of them (reorder 100, recall 0.956) for 143 us of CPU per query, 7,000 queries/s on 2
+  cores, where the 2000-leaf index of the earlier default (2 sqrt(n), plain k-means, 48
+  leaves) took 242 us, 4,100 queries/s, in the same rounds; 0.99 with 7 leaves and
+  reorder 200 (205 us). 4000 leaves were slower still (below). Fewer, larger leaves
+  cost less to pick (every query scores every centre) and each scanned leaf is one long
+  run of codes. (An earlier study at 200k with plain k-means had preferred 2 sqrt(n)
+  by items scored; with spherical leaves and by CPU time at 1M, sqrt(n) wins; 200k was
+  not re-measured.)
 - ``training_sample_size``: 100k points (or all below that) for the k-means tree and
   the AH codebooks, at least 50 per leaf; more only lengthens the build.
 - AH ``dims_per_block`` = 2 (4-bit codes, 16 centres per block, i.e. 2 bits per dimension,
@@ -35,9 +41,9 @@ Build time (changing them means rebuilding): ``build_defaults(n)``.
   whatever the number of leaves. SOAR spilling (``soar_lambda=1.5``) needed 10 leaves
   instead of 15, but each item is stored in a second leaf too (fuller leaves; its search
   time was not measured) and the build took twice the CPU (286 s against 153 s); not made
-  a default. 4000 leaves instead of 2000 reached 0.95 with 12 leaves but cost 305-312 us
-  of CPU per query against the plain 2000-leaf index's 230-245 (0.99: 24 leaves, reorder
-  200, 360-375 us). ScaNN's
+  a default. 4000 leaves reached 0.95 with 12 leaves but cost 305-312 us of CPU per
+  query against the plain 2000-leaf index's 230-245 (0.99: 24 leaves, reorder 200,
+  360-375 us). ScaNN's
   ``search_batched_parallel`` batch size 1000 instead of 256: within the noise (230-245
   against 232-240 us).
 
@@ -79,7 +85,7 @@ SearchFn = Callable[[np.ndarray, int, int, int], np.ndarray]  # (queries, k, lea
 
 
 def default_num_leaves(n: int) -> int:
-    return max(1, min(n, round(2 * math.sqrt(n))))
+    return max(1, min(n, round(math.sqrt(n))))
 
 
 def build_defaults(n: int, distance: str = "cosine") -> dict[str, Any]:

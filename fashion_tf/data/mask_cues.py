@@ -21,6 +21,8 @@ PARTIAL_AGREEMENT = 0.6  # ... and GrabCut agreeing less than this with the firs
 HULL_SPECK = 6           # px: residual-edge specks smaller than this are left out of their hull
 PARTIAL_HULL = 0.75      # a mask (not clean) whose hull covers less of the residual edges' hull than this ...
 PARTIAL_FILL = 0.45      # ... or that fills less of that hull than this is partial
+LOOSE_HULL = 0.85       # a mask (not clean) whose hull covers less than this of the outline's hull ...
+LOOSE_FILL = 0.6        # ... and that fills less than this of it is partial too (both signs, weaker)
 PARTIAL_EDGE = 0.85      # a mask whose boundary lies on image edges less than this (edge support) is partial
 CLEAR_CONTRAST = 0.95    # a mask with this contrast score ...
 CLEAN_INSIDE = 0.05      # ... and less than this share of backdrop-coloured pixels inside is clean
@@ -115,7 +117,8 @@ def partial_reason(cues: dict) -> str | None:
     other mask is partial on any of these signs: much of the residual edges outside it
     while GrabCut moved far from the first estimate; its hull covering little of the
     outline's hull (one leg kept); it filling little of that hull (bits of a pale
-    garment); no outline to judge by (a pale striped dress whose pale stripes have the
+    garment); both of these, each only somewhat (``LOOSE_HULL`` and ``LOOSE_FILL``: a pale
+    bag without its handle and one side); no outline to judge by (a pale striped dress whose pale stripes have the
     backdrop's colour) and a coverage score below ``UNSEEN_COVERAGE``.
     """
     if cues.get("edge_support", 1.0) < PARTIAL_EDGE:
@@ -130,6 +133,9 @@ def partial_reason(cues: dict) -> str | None:
         return f"partial: the mask spans {cues['hull_cover']:.0%} of the outline's hull (< {PARTIAL_HULL:.0%})"
     if cues.get("hull_fill", 1.0) < PARTIAL_FILL:
         return f"partial: the mask fills {cues['hull_fill']:.0%} of the outline's hull (< {PARTIAL_FILL:.0%})"
+    if cues.get("hull_cover", 1.0) < LOOSE_HULL and cues.get("hull_fill", 1.0) < LOOSE_FILL:
+        return (f"partial: the mask spans {cues['hull_cover']:.0%} of the outline's hull (< {LOOSE_HULL:.0%}) "
+                f"and fills {cues['hull_fill']:.0%} of it (< {LOOSE_FILL:.0%})")
     if not cues.get("outline_seen", True) and cues.get("coverage", 1.0) < UNSEEN_COVERAGE:
         return (f"partial: no outline to judge by and the mask leaves out {1 - 0.8 * cues['coverage']:.0%} "
                 "of what differs from the backdrop")

@@ -39,7 +39,7 @@ __all__ = ["MAX_AREA", "MIN_AREA", "MIN_CONFIDENCE", "compute_mask", "ensure_mas
            "load_confidence", "mask_path", "read_rgb", "usable_masks", "verdicts_outdated"]
 
 CONFIDENCE_FILE = "confidence.json"  # in masks/: {"version", "items": {item_id: [confidence, area, reason]}}
-MASK_VERSION = 4   # bump when estimate_mask changes: cached masks of other versions are recomputed
+MASK_VERSION = 5   # bump when estimate_mask changes: cached masks of other versions are recomputed
 PARALLEL_MIN = 48  # fewer masks than this are computed in-process (a worker start costs seconds)
 
 

@@ -15,7 +15,11 @@ Build time (changing them means rebuilding): ``build_defaults(n)``.
   cost less to pick (every query scores every centre) and each scanned leaf is one long
   run of codes. (An earlier study at 200k with plain k-means had preferred 2 sqrt(n)
   by items scored; with spherical leaves and by CPU time at 1M, sqrt(n) wins; 200k was
-  not re-measured.)
+  not re-measured.) The benchmark with these defaults (1M, 7 interleaved rounds, load
+  3-5, ``benchmarks/results/retrieval_scann_try2.json``): tuned to 4 leaves and reorder
+  100, recall 0.966 on the held-out queries, 158 us of CPU per query; faiss HNSW (ef 48,
+  recall 0.969) 305 us, exact 15,300 us: 1.90x HNSW (1.82-2.01) and 95x exact (86-99)
+  by queries/s. At 0.99: 8 leaves, reorder 200, recall 0.994, 2.95x HNSW, 70x exact.
 - ``training_sample_size``: 100k points (or all below that) for the k-means tree and
   the AH codebooks, at least 50 per leaf; more only lengthens the build.
 - AH ``dims_per_block`` = 2 (4-bit codes, 16 centres per block, i.e. 2 bits per dimension,
@@ -33,7 +37,8 @@ Build time (changing them means rebuilding): ``build_defaults(n)``.
   of what a query costs (plain k-means index, load ~11: 1 searched leaf ~80 us of CPU per
   query, each further leaf ~3.4 us, 100 more rescored items ~20-30 us). In the benchmark
   (load 4-5): 16 leaves, recall 0.961, 248 us of CPU per query against faiss HNSW's 297 us
-  at recall 0.969: 1.2x; at 0.99, 28 leaves and 200 rescored, 2.0x.
+  at recall 0.969: 1.2x; at 0.99, 28 leaves and 200 rescored, 2.0x (2000 leaves,
+  ``retrieval_scann_try.json``; before the leaf count became sqrt(n)).
 - What did not help at 1M x 256 (spherical, int8 centres, same queries): 4-dimensional AH
   blocks (half the code bytes) with float32 rescoring reached 0.95 only with a shortlist of
   400 (25 leaves) and cost 310-335 us of CPU per query against the plain index's 240-258;

@@ -48,9 +48,10 @@ Build time (changing them means rebuilding): ``build_defaults(n)``.
   time was not measured) and the build took twice the CPU (286 s against 153 s); not made
   a default. 4000 leaves reached 0.95 with 12 leaves but cost 305-312 us of CPU per
   query against the plain 2000-leaf index's 230-245 (0.99: 24 leaves, reorder 200,
-  360-375 us). ScaNN's
-  ``search_batched_parallel`` batch size 1000 instead of 256: within the noise (230-245
-  against 232-240 us).
+  360-375 us). ScaNN's ``search_batched_parallel`` batch size 1000 instead of 256: with
+  2000 leaves within the noise (230-245 against 232-240 us), with 1000 leaves 133-135
+  against 143-145 us; kept at 256, since a call with fewer than 2 x 1000 queries would
+  then leave one of the two cores idle.
 
 Search time (no rebuild): ``tune_search``. For each reorder shortlist of
 ``REORDER_CANDIDATES``, the smallest ``num_leaves_to_search`` whose recall@10 on a sample

@@ -24,9 +24,10 @@ from fashion_tf.stage_timer import StageTimer, cpu_seconds
 
 TIMINGS_FILE = "timings.json"
 # The paper's V5 (EfficientNetB3 + shallow branch) with a GPU; on a CPU the same design on
-# EfficientNetB0. Measured on the demo shop, from scratch at 64 px, 25 epochs, 2 shared cores:
+# EfficientNetB0. Measured on the demo shop, from scratch at 64 px, 25 epochs, 2 loaded cores:
 # B0 reached test IoU 0.515 and street recall@10 0.108 with 435 s of training CPU, B3 0.470
-# and 0.050 with 1,055 s (README, "Measured on the demo shop").
+# and 0.050 with 1,055 s; on a quiet machine the whole B0 demo takes 6 minutes with the
+# install (README, "Measured on the demo shop").
 GPU_DEMO_MODEL = "v5"
 CPU_DEMO_MODEL = "v5_b0"
 

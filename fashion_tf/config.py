@@ -129,6 +129,13 @@ def _check_keys(keys, source: str) -> None:
                         f"expected some of {sorted(names)}")
 
 
+def machine_has_gpu() -> bool:
+    """Whether TensorFlow sees a GPU here (the demo schedule and demo model are for CPUs)."""
+    import tensorflow as tf
+
+    return bool(tf.config.list_physical_devices("GPU"))
+
+
 def config_for(model: str, *, on_gpu: bool | None = None, **overrides: Any) -> TrainConfig:
     """The zoo entry's recipe with ``overrides`` on top (None values mean "not given").
 
@@ -140,9 +147,7 @@ def config_for(model: str, *, on_gpu: bool | None = None, **overrides: Any) -> T
     from fashion_tf import zoo
 
     if on_gpu is None:
-        import tensorflow as tf
-
-        on_gpu = bool(tf.config.list_physical_devices("GPU"))
+        on_gpu = machine_has_gpu()
 
     entry = zoo.get_entry(model)
     _check_keys(entry.recipe, f"zoo entry {model!r} recipe")

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import fashion_tf  # noqa: F401
 from fashion_tf import evaluate, export, recommend, train
-from fashion_tf.config import config_for
+from fashion_tf.config import config_for, machine_has_gpu
 from fashion_tf.data.catalog import load_catalog
 from fashion_tf.data.demo_shop import DEFAULT_ITEMS, ensure_demo_shop
 from fashion_tf.runs import CONFIG_FILE, load_run
@@ -34,11 +34,7 @@ CPU_DEMO_MODEL = "v5_b0"
 
 def demo_model(on_gpu: bool | None = None) -> str:
     """The zoo model the demo trains when ``--model`` is not given."""
-    if on_gpu is None:
-        import tensorflow as tf
-
-        on_gpu = bool(tf.config.list_physical_devices("GPU"))
-    return GPU_DEMO_MODEL if on_gpu else CPU_DEMO_MODEL
+    return GPU_DEMO_MODEL if (machine_has_gpu() if on_gpu is None else on_gpu) else CPU_DEMO_MODEL
 
 
 def main(argv=None) -> int:

@@ -98,17 +98,27 @@ def _mask_is_current(mask_file: Path, image_file: Path) -> bool:
         return False
 
 
-def load_confidence(catalog_dir: str | Path) -> dict[str, tuple[float, float, str | None]]:
-    """``item_id -> (confidence, area, reason)`` from ``masks/confidence.json`` of the
-    current mask version (empty when missing, unreadable or of another version)."""
+def _read_verdicts(catalog_dir: str | Path) -> tuple[str, dict]:
+    """``masks/confidence.json`` as (state, items): state "missing" (no file), "current"
+    (this mask version) or "outdated" (another version, or unreadable); items only when
+    current."""
     path = Path(catalog_dir) / schema.MASKS_DIR / CONFIDENCE_FILE
     try:
         data = json.loads(path.read_text())
+    except FileNotFoundError:
+        return "missing", {}
     except (OSError, ValueError):
-        return {}
+        return "outdated", {}
     if not isinstance(data, dict) or data.get("version") != MASK_VERSION:
-        return {}
-    return {str(k): (float(v[0]), float(v[1]), v[2]) for k, v in data.get("items", {}).items()}
+        return "outdated", {}
+    return "current", data.get("items", {})
+
+
+def load_confidence(catalog_dir: str | Path) -> dict[str, tuple[float, float, str | None]]:
+    """``item_id -> (confidence, area, reason)`` from ``masks/confidence.json`` of the
+    current mask version (empty when missing, unreadable or of another version)."""
+    _, items = _read_verdicts(catalog_dir)
+    return {str(k): (float(v[0]), float(v[1]), v[2]) for k, v in items.items()}
 
 
 def verdicts_outdated(catalog_dir: str | Path) -> bool:
@@ -116,14 +126,7 @@ def verdicts_outdated(catalog_dir: str | Path) -> bool:
     and verdicts must be recomputed before use (:func:`load_confidence` ignores them, so
     reading the old masks would paste ones the old version flagged). Masks without a
     confidence file (supplied with the catalog) are not outdated."""
-    path = Path(catalog_dir) / schema.MASKS_DIR / CONFIDENCE_FILE
-    try:
-        data = json.loads(path.read_text())
-    except FileNotFoundError:
-        return False
-    except (OSError, ValueError):
-        return True
-    return not isinstance(data, dict) or data.get("version") != MASK_VERSION
+    return _read_verdicts(catalog_dir)[0] == "outdated"
 
 
 def _save_confidence(root: Path, verdicts: dict) -> None:

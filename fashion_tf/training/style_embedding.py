@@ -36,7 +36,7 @@ import tensorflow as tf
 
 import fashion_tf  # noqa: F401
 from fashion_tf import zoo
-from fashion_tf.config import TrainConfig
+from fashion_tf.config import TrainConfig, machine_has_gpu
 from fashion_tf.data.catalog import catalog_fingerprint
 from fashion_tf.data.triplets import (
     OutfitTable,
@@ -159,7 +159,7 @@ def train(config: TrainConfig, overwrite: bool = False) -> Path:
     """Trains ``config.model`` on outfit triplets and writes its run directory."""
     if config.loss not in LOSSES:
         raise ValueError(f"loss {config.loss!r}: the style embedding trainer implements {LOSSES}")
-    on_gpu = bool(tf.config.list_physical_devices("GPU"))
+    on_gpu = machine_has_gpu()
     options = style_options(config, on_gpu)
     tf.keras.utils.set_random_seed(config.seed)
     catalog = demo_or_given_catalog(config.data)

@@ -186,8 +186,8 @@ def test_scann_default_parameters_reach_recall_target_on_held_out_queries(tmp_pa
                         model_fingerprint="abcd", tuning_budget_s=1e9)
     params = index.params
     assert params["num_leaves"] == 89 and params["training_sample_size"] == 8000  # sqrt(n); all n
-    # unit vectors: spherical leaf centres, int8 centres to pick leaves, float32 rescoring
-    assert (params["spherical"], params["quantize_centroids"], params["reorder_dtype"]) == (True, True, "float32")
+    # unit vectors: spherical leaf centres, float centres to pick leaves, float32 rescoring
+    assert (params["spherical"], params["quantize_centroids"], params["reorder_dtype"]) == (True, False, "float32")
     tuning = params["tuning"]
     assert params["num_leaves_to_search"] == tuning["num_leaves_to_search"] < 89
     assert params["reorder_candidates"] == tuning["reorder_candidates"] in (50, 100, 200)
@@ -210,6 +210,26 @@ def test_scann_default_parameters_reach_recall_target_on_held_out_queries(tmp_pa
     manifest = read_manifest(tmp_path / "index")
     assert manifest["params"]["num_leaves_to_search"] == params["num_leaves_to_search"]
     assert manifest["params"]["tuned_recall_at_10"] == tuning["recall_at_10"] >= 0.95
+
+
+def test_scann_search_batch_size_gives_every_core_work():
+    from fashion_tf.retrieval.scann_tuning import MAX_SEARCH_BATCH, search_batch_size
+
+    assert search_batch_size(2000, threads=2) == 1000  # one batch per core
+    assert search_batch_size(31, threads=2) == 16 and search_batch_size(1, threads=16) == 1
+    # never more than MAX_SEARCH_BATCH, and as many batches for every core
+    assert search_batch_size(30_000, threads=2) == 7500  # 4 batches, not 3
+    size = search_batch_size(1_000_003, threads=2)
+    assert size <= MAX_SEARCH_BATCH and -(-1_000_003 // size) % 2 == 0
+    index = build_index(item_ids(4000), unit_vectors(4000, 32, 7), backend="scann", mode="tree",
+                        num_leaves_to_search=4, search_batch_size=64)
+    assert index.search_batch_size(10_000) == 64  # a given size is kept
+    queries = unit_vectors(50, 32, 9)
+    automatic = build_index(item_ids(4000), unit_vectors(4000, 32, 7), backend="scann", mode="tree",
+                            num_leaves_to_search=4)
+    assert automatic.params["search_batch_size"] is None
+    # Same results whatever the batching.
+    np.testing.assert_array_equal(index.search_indices(queries, 10)[0], automatic.search_indices(queries, 10)[0])
 
 
 def test_scann_spherical_leaves_need_cosine():

@@ -164,8 +164,15 @@ def search_excluding_self(index: Index, query_ids: np.ndarray, vectors: np.ndarr
     return item_ids[keep].reshape(-1, width), scores[keep].reshape(-1, width)
 
 
-def _write_part(table: pa.Table, final: Path) -> None:
-    """Writes a part atomically: complete under its final name, or absent."""
+def _write_results(final: Path, query_ids: Sequence[str] | pa.Array, found: np.ndarray | pa.Array,
+                   scores: np.ndarray, index: Index | None = None) -> None:
+    """Builds a part's table and writes it atomically (complete under its final name, or
+    absent). ``found`` is item ids, or the index's row numbers [Q, k] when ``index`` is
+    given: mapping them to ids here, in the writer thread, lets the next part's search
+    start at once."""
+    if index is not None:
+        found = index.ids_arrow.take(pa.array(found.reshape(-1)))
+    table = results_table(query_ids, found, scores)
     tmp = final.parent / f".{final.name}.tmp"
     # Dictionary pages cost more time than they save on unique-ish ids; snappy still
     # compresses the repeated query ids (measured: 2x faster, smaller files). Min/max
@@ -289,30 +296,28 @@ def batch_retrieve(index: Index, queries: EmbeddingQueries | ImageQueries, out_d
     bar = Progress(total, progress)
     written = searched = rows = 0
     complete = True
-    # Reading the next batch and writing the previous part overlap with the search (pyarrow
-    # releases the GIL); one thread each and at most one batch in flight either way keeps
-    # memory bounded at about three batches.
+    # Reading the next batch, and mapping and writing the previous part, overlap with the
+    # search (pyarrow releases the GIL); one thread each and at most one batch in flight
+    # either way keeps memory bounded at about three batches.
     with ThreadPoolExecutor(max_workers=1) as writer:
         pending: Future | None = None
         for number, query_ids, vectors in _prefetch(queries.batches(done)):
             if max_batches is not None and written >= max_batches:
                 complete = False
                 break
-            if len(query_ids):
-                if exclude_self:
-                    item_ids, scores = search_excluding_self(index, query_ids, vectors, k)
-                else:
-                    indices, scores = index.search_indices(vectors, k)
-                    item_ids = index.ids_arrow.take(pa.array(indices.reshape(-1)))
-            else:  # every image of the batch was unreadable: an empty part still marks it done
-                item_ids, scores = np.zeros((0, 0), dtype=object), np.zeros((0, 0), np.float32)
-            table = results_table(query_ids, item_ids, scores)
+            rows_of = None  # the index whose row numbers the writer maps to item ids
+            if not len(query_ids):  # every image of the batch was unreadable: an empty part still marks it done
+                found, scores = np.zeros((0, 0), dtype=object), np.zeros((0, 0), np.float32)
+            elif exclude_self:
+                found, scores = search_excluding_self(index, query_ids, vectors, k)
+            else:
+                (found, scores), rows_of = index.search_indices(vectors, k), index
             if pending is not None:
                 pending.result()  # surfaces write errors; bounds the parts in flight to one
-            pending = writer.submit(_write_part, table, part_path(out_dir, number))
+            pending = writer.submit(_write_results, part_path(out_dir, number), query_ids, found, scores, rows_of)
             written += 1
             searched += len(query_ids)
-            rows += table.num_rows
+            rows += scores.size
             bar.update(len(done) + written, searched)
         if pending is not None:
             pending.result()

@@ -5,8 +5,8 @@ Guo et al., "Accelerating Large-Scale Inference with Anisotropic Vector Quantiza
 builds its searcher. Parameters not given are chosen from the number of items n and the recall target
 (``scann_tuning.py`` says how and why):
 
-- build time: ``num_leaves`` = sqrt(n) k-means leaves (for cosine: spherical k-means,
-  leaves chosen with int8 centres), a training sample of 100k points, AH with
+- build time: ``num_leaves`` = sqrt(n) k-means leaves (for cosine: spherical k-means),
+  a training sample of 100k points, AH with
   ``dims_per_block=2`` and ``anisotropic_quantization_threshold=0.2`` (the ScaNN paper's
   values), 16 centres per block (LUT16), float32 rescoring;
 - search time, tuned after the build on a leave-one-out sample of the items within
@@ -14,7 +14,8 @@ builds its searcher. Parameters not given are chosen from the number of items n 
   shortlist rescored exactly in float32, for k=10; for other k it is
   ``reorder_candidates * max(1, k / 10)``, at least k), the cheapest pair reaching
   ``target_recall`` (0.95). The choice, its sample recall and the candidates tried are
-  kept in ``params`` (and so in the manifest).
+  kept in ``params`` (and so in the manifest). Queries are searched on all cores, each
+  core given the same number of equal batches (``scann_tuning.search_batch_size``).
 
 Below ``brute_force_below`` items (20,000) ``mode="auto"`` uses ScaNN's exact brute-force
 scorer instead: a tree over so few points saves nothing and only loses recall. Pass
@@ -73,12 +74,15 @@ class ScannIndex(Index):
         training_sample_size: points used to train the tree and the AH codebooks; None =
             100k (at least 50 per leaf).
         training_threads: 0 = all cores.
-        search_batch_size: queries per work unit of ScaNN's multi-threaded batch search.
+        search_batch_size: queries per work unit of ScaNN's multi-threaded batch search;
+            None = the same number of equal batches per core, each at most 10,000
+            queries (``scann_tuning.search_batch_size``).
         tuning_budget_s: seconds the search-time tuning may take (the leave-one-out
             sample's exact neighbours included); at least one reorder size is always tried.
         tuning_sample: items used as leave-one-out queries by the tuning.
         spherical: spherical k-means (unit-length leaf centres); None = True for cosine.
-        quantize_centroids: rank leaves with int8 centres; None = True for cosine.
+        quantize_centroids: rank leaves with int8 centres; None = False (slower here,
+            see ``scann_tuning``).
         soar_lambda: SOAR spilling of each item to a second leaf (ScaNN's
             ``soar_lambda``); None = off.
         reorder_dtype: "float32" or "int8" rescoring of the shortlist; None = float32.
@@ -92,7 +96,7 @@ class ScannIndex(Index):
                  dims_per_block: int = 2, anisotropic_quantization_threshold: float = 0.2,
                  reorder_candidates: int | None = None, target_recall: float = 0.95,
                  training_sample_size: int | None = None, training_threads: int = 0,
-                 brute_force_below: int = BRUTE_FORCE_BELOW, search_batch_size: int = 256,
+                 brute_force_below: int = BRUTE_FORCE_BELOW, search_batch_size: int | None = None,
                  tuning_budget_s: float = scann_tuning.DEFAULT_BUDGET_S,
                  tuning_sample: int = scann_tuning.TUNING_SAMPLE, distance: str = "cosine",
                  spherical: bool | None = None, quantize_centroids: bool | None = None,
@@ -230,7 +234,7 @@ class ScannIndex(Index):
             pre = max(k, round(reorder * max(1.0, k / 10)))
             indices, scores = self._searcher.search_batched_parallel(
                 queries, final_num_neighbors=k, pre_reorder_num_neighbors=pre,
-                leaves_to_search=leaves, batch_size=p.get("search_batch_size", 256))
+                leaves_to_search=leaves, batch_size=self.search_batch_size(len(queries)))
             short = np.flatnonzero(np.isnan(scores).any(axis=1))
             if len(short):  # too few items in the searched leaves: search them all
                 indices[short], scores[short] = self._searcher.search_batched(
@@ -242,6 +246,10 @@ class ScannIndex(Index):
         if self.distance == "l2":  # ScaNN gives squared distances; the Index contract is -distance
             scores = -np.sqrt(np.maximum(scores, 0.0))
         return indices.astype(np.int64), scores.astype(np.float32, copy=False)
+
+    def search_batch_size(self, num_queries: int) -> int:
+        """Queries per ScaNN work unit for a call with ``num_queries`` queries."""
+        return self.params.get("search_batch_size") or scann_tuning.search_batch_size(num_queries)
 
     # ---------------------------------------------------------------- persistence
     def _save_backend(self, directory: Path) -> dict[str, str]:

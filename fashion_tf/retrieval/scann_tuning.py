@@ -6,52 +6,55 @@ exact re-ranking of a shortlist). The parameters fall in two groups:
 
 Build time (changing them means rebuilding): ``build_defaults(n)``.
 - ``num_leaves`` = sqrt(n) k-means leaves (ScaNN's rule of thumb). Measured at 1M x 256
-  (``benchmarks/retrieval.py`` data, spherical leaves with int8 centres, 2000 held-out
-  queries, interleaved rounds, load 3-4): 1000 leaves reached recall@10 0.95 searching 3
-  of them (reorder 100, recall 0.956) for 143 us of CPU per query, 7,000 queries/s on 2
-  cores, where the 2000-leaf index of the earlier default (2 sqrt(n), plain k-means, 48
-  leaves) took 242 us, 4,100 queries/s, in the same rounds; 0.99 with 7 leaves and
-  reorder 200 (205 us). 4000 leaves were slower still (below). Fewer, larger leaves
-  cost less to pick (every query scores every centre) and each scanned leaf is one long
-  run of codes. (An earlier study at 200k with plain k-means had preferred 2 sqrt(n)
-  by items scored; with spherical leaves and by CPU time at 1M, sqrt(n) wins; 200k was
-  not re-measured.) The benchmark with these defaults (1M, 7 interleaved rounds, load
-  3-5, ``benchmarks/results/retrieval_scann_try2.json``): tuned to 4 leaves and reorder
-  100, recall 0.966 on the held-out queries, 158 us of CPU per query; faiss HNSW (ef 48,
-  recall 0.969) 305 us, exact 15,300 us: 1.90x HNSW (1.82-2.01) and 95x exact (86-99)
-  by queries/s. At 0.99: 8 leaves, reorder 200, recall 0.994, 2.95x HNSW, 70x exact.
+  (``benchmarks/retrieval.py`` data, spherical leaves with float centres, 2000 held-out
+  queries, CPU time per query in interleaved rounds, quiet machine): to reach recall@10
+  0.95, 500 leaves needed 2 searched (reorder 100, recall 0.964, 111 us), 1000 leaves 3
+  (0.954, 91 us; 4 leaves 0.968, 102 us), 2000 leaves more than 8 (0.910 at 8 leaves,
+  114 us). Fewer, larger leaves cost less to pick (every query scores every centre) but
+  more to scan; sqrt(n) is the best of the three. (An earlier study at 200k with plain
+  k-means had preferred 2 sqrt(n) by items scored; 200k was not re-measured.)
 - ``training_sample_size``: 100k points (or all below that) for the k-means tree and
   the AH codebooks, at least 50 per leaf; more only lengthens the build.
 - AH ``dims_per_block`` = 2 (4-bit codes, 16 centres per block, i.e. 2 bits per dimension,
   the paper's setting) and ``anisotropic_quantization_threshold`` = 0.2 (the paper's eta
   for unit-norm data).
-- cosine (unit vectors): ``spherical`` k-means (unit-length leaf centres) and
-  ``quantize_centroids`` (int8 centres for choosing the leaves). Leaves are ranked by the
-  query's dot product with their centres; plain k-means centres are means of unit vectors,
-  shorter the wider their leaf, so the ranking favoured tight leaves over near ones.
-  Measured at 1M x 256 (``benchmarks/retrieval.py`` data, 2000 leaves, 2000 held-out
-  queries): recall@10 0.95 needed 48 searched leaves before, 15 after (reorder 100); 0.99
-  96 before, 26 after (reorder 200). The CPU time per query fell less, 248 -> 232 us (2
-  cores, load ~11): the leaves now chosen are the large ones of dense regions, so about as
-  many items are scanned (~24k), and scanning their 64-byte AH codes from memory is most
-  of what a query costs (plain k-means index, load ~11: 1 searched leaf ~80 us of CPU per
-  query, each further leaf ~3.4 us, 100 more rescored items ~20-30 us). In the benchmark
-  (load 4-5): 16 leaves, recall 0.961, 248 us of CPU per query against faiss HNSW's 297 us
-  at recall 0.969: 1.2x; at 0.99, 28 leaves and 200 rescored, 2.0x (2000 leaves,
-  ``retrieval_scann_try.json``; before the leaf count became sqrt(n)).
-- What did not help at 1M x 256 (spherical, int8 centres, same queries): 4-dimensional AH
-  blocks (half the code bytes) with float32 rescoring reached 0.95 only with a shortlist of
-  400 (25 leaves) and cost 310-335 us of CPU per query against the plain index's 240-258;
-  with int8 rescoring (``reorder_dtype="int8"``) they never reached 0.95 with 200 or 400,
-  whatever the number of leaves. SOAR spilling (``soar_lambda=1.5``) needed 10 leaves
-  instead of 15, but each item is stored in a second leaf too (fuller leaves; its search
-  time was not measured) and the build took twice the CPU (286 s against 153 s); not made
-  a default. 4000 leaves reached 0.95 with 12 leaves but cost 305-312 us of CPU per
-  query against the plain 2000-leaf index's 230-245 (0.99: 24 leaves, reorder 200,
-  360-375 us). ScaNN's ``search_batched_parallel`` batch size 1000 instead of 256: with
-  2000 leaves within the noise (230-245 against 232-240 us), with 1000 leaves 133-135
-  against 143-145 us; kept at 256, since a call with fewer than 2 x 1000 queries would
-  then leave one of the two cores idle.
+- cosine (unit vectors): ``spherical`` k-means (unit-length leaf centres). Leaves are
+  ranked by the query's dot product with their centres; plain k-means centres are means
+  of unit vectors, shorter the wider their leaf, so the ranking favoured tight leaves over
+  near ones. Measured at 1M x 256 (2000 leaves, 2000 held-out queries): recall@10 0.95
+  needed 48 searched leaves with plain k-means, 15 with spherical (reorder 100).
+- ``quantize_centroids`` off: ScaNN can rank the leaves with int8 copies of their centres,
+  but at 1M x 256 with 1000 leaves that made every query 43 us slower (88 against 45 us
+  of CPU for 1 leaf and reorder 10; 147 against 103 us at 4 leaves and reorder 100) for
+  the same recall (0.966 against 0.968 at 4 leaves). With float centres ScaNN scores a
+  batch of queries against all centres as one matrix product. The price is memory: 1000
+  x 256 float centres, 1 MB.
+- ScaNN's cost per query at 1M x 256, 1000 leaves, float centres (CPU time, quiet
+  machine): about 35 us of fixed work (scoring the 1000 centres, building the AH lookup
+  tables, the top-k), about 10 us per searched leaf (the AH scan of its ~1000 4-bit
+  codes of 64 bytes) and about 0.25 us per rescored shortlist item (one float32
+  256-d dot product from memory).
+- What did not help at 1M x 256 (spherical, int8 centres, 2000 leaves, same queries):
+  4-dimensional AH blocks (half the code bytes) with float32 rescoring reached 0.95 only
+  with a shortlist of 400 (25 leaves) and cost 310-335 us of CPU per query against the
+  plain index's 240-258; with int8 rescoring (``reorder_dtype="int8"``) they never reached
+  0.95 with 200 or 400, whatever the number of leaves. SOAR spilling (``soar_lambda=1.5``)
+  needed 10 leaves instead of 15, but each item is stored in a second leaf too (fuller
+  leaves; its search time was not measured) and the build took twice the CPU (286 s
+  against 153 s); not made a default.
+
+Search batch size (``search_batch_size``): ScaNN's ``search_batched_parallel`` cuts the
+queries into batches of this size and its threads take batches one at a time until none
+are left. Two costs pull against each other: each batch has fixed work, so small batches
+cost CPU, and a call ends only when its last batch does, so uneven batches leave threads
+idle at the end of every call. Measured at 1M x 256 (4 leaves, reorder 100, 2 cores,
+quiet machine, medians of 5 interleaved rounds): 2000 queries in one call, 18,000
+queries/s with batches of 128, 18,900 with 256, 19,900 with 500, 20,300 with 1000 (one
+batch per core); 30,000 queries in three calls of 10,000 (as ``batch_retrieve`` searches
+its parts), 1.75 s with batches of 1000 (the 10 batches of a call rarely end together)
+against 1.41 s with 5000 (one per core) and 1.43 s with 2500. So the default
+(``search_batch_size``) gives every thread the same number of equal batches of at most
+``MAX_SEARCH_BATCH`` queries (which bounds the memory of a batch's shortlists).
 
 Search time (no rebuild): ``tune_search``. For each reorder shortlist of
 ``REORDER_CANDIDATES``, the smallest ``num_leaves_to_search`` whose recall@10 on a sample
@@ -73,6 +76,7 @@ left.
 from __future__ import annotations
 
 import math
+import os
 import time
 from collections.abc import Callable
 from typing import Any
@@ -82,6 +86,7 @@ import numpy as np
 REORDER_CANDIDATES = (50, 100, 200)
 TUNING_SAMPLE = 1000
 DEFAULT_BUDGET_S = 120.0
+MAX_SEARCH_BATCH = 10_000
 # Rescoring one shortlist item costs about as much as this many AH block lookups per
 # dimension: 1M x 256 index, dims_per_block=2 (128 LUT16 lookups per item), 2 cores:
 # 100 more reordered items cost ~16 us per query, 10k more AH-scored items ~24 us.
@@ -101,8 +106,16 @@ def build_defaults(n: int, distance: str = "cosine") -> dict[str, Any]:
     return {"num_leaves": num_leaves,
             "training_sample_size": min(n, max(100_000, 50 * num_leaves)),
             "dims_per_block": 2, "anisotropic_quantization_threshold": 0.2,
-            "spherical": unit, "quantize_centroids": unit, "soar_lambda": None,
+            "spherical": unit, "quantize_centroids": False, "soar_lambda": None,
             "reorder_dtype": "float32"}
+
+
+def search_batch_size(num_queries: int, threads: int | None = None) -> int:
+    """Queries per ``search_batched_parallel`` batch: the same number of equal batches for
+    every thread, each at most ``MAX_SEARCH_BATCH`` (see the module docstring)."""
+    threads = threads or os.cpu_count() or 1
+    batches = threads * max(1, math.ceil(num_queries / (threads * MAX_SEARCH_BATCH)))
+    return max(1, math.ceil(num_queries / batches))
 
 
 def leave_one_out_sample(vectors: np.ndarray, size: int = TUNING_SAMPLE, k: int = 10,

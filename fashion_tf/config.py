@@ -16,6 +16,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from fashion_tf.data.augment_settings import check_background_p
+
 # On a laptop CPU with no --data the demo must finish in minutes while still learning:
 # small images and a short schedule. With a GPU, or real data, the zoo recipe wins.
 # Measured on the demo shop (generator 5): 10 epochs with the cosine schedule halve the
@@ -101,8 +103,7 @@ class TrainConfig:
         for name in ("epochs", "batch_size", "early_stopping_patience"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if not 0.0 <= float(self.background_p) <= 1.0:
-            raise ValueError(f"background_p must be in [0, 1], got {self.background_p}")
+        check_background_p(self.background_p, "TrainConfig")
         if self.image_size is not None and int(self.image_size) < 8:
             raise ValueError(f"image_size must be >= 8 pixels, got {self.image_size}")
 

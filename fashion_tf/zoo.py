@@ -25,6 +25,7 @@ from typing import Any
 
 import tensorflow as tf
 
+from fashion_tf.data.augment_settings import check_background_p
 from fashion_tf.models.extractor import build_feature_extractor
 from fashion_tf.models.part_texture import build_part_texture
 from fashion_tf.models.personalizer import build_personalizer
@@ -73,8 +74,7 @@ class ZooEntry:
             raise ValueError(f"zoo entry {self.name!r}: kind {self.kind!r} not in {KINDS}")
         if self.augmentation not in AUGMENTATIONS:
             raise ValueError(f"zoo entry {self.name!r}: augmentation {self.augmentation!r} not in {AUGMENTATIONS}")
-        if not 0.0 <= self.background_p <= 1.0:
-            raise ValueError(f"zoo entry {self.name!r}: background_p {self.background_p} not in [0, 1]")
+        check_background_p(self.background_p, f"zoo entry {self.name!r}")
 
     def card(self) -> dict[str, Any]:
         """The card fields (everything but the builder and the measured numbers)."""

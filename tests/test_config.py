@@ -41,8 +41,11 @@ def test_unknown_settings_are_errors_naming_them():
         config_for("tiny", patiense=3)
     with pytest.raises(ValueError, match="optimizer 'adagrad'"):
         config_for("tiny", optimizer="adagrad")
-    with pytest.raises(ValueError, match="background_p"):
+    # one rule for background_p (augment_settings.check_background_p), each error naming its owner
+    with pytest.raises(ValueError, match=r"^TrainConfig: background_p 1.5 not in \[0, 1\]$"):
         config_for("tiny", background_p=1.5)
+    with pytest.raises(ValueError, match=r"^zoo entry 'tiny': background_p -0.1 not in \[0, 1\]$"):
+        dataclasses.replace(zoo.get_entry("tiny"), background_p=-0.1)
     bad = dataclasses.replace(zoo.get_entry("tiny"), name="tiny_typo", recipe={"epoch": 3})
     zoo.register(bad)
     try:

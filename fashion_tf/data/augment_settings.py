@@ -46,8 +46,7 @@ class AugmentationSettings:
         for name, allowed in (("augmentation", AUGMENTATIONS), ("interpolation", INTERPOLATIONS)):
             if getattr(self, name) not in allowed:
                 self._fail(f"{name} {getattr(self, name)!r} unknown; expected one of {allowed}")
-        if not _is_number(self.background_p) or not 0.0 <= self.background_p <= 1.0:
-            self._fail(f"background_p {self.background_p!r} not in [0, 1]")
+        check_background_p(self.background_p, "AugmentationSettings")
         scale = self.background_scale
         if (not isinstance(scale, (tuple, list)) or len(scale) != 2 or not all(map(_is_number, scale))
                 or not 0.0 < scale[0] <= scale[1]):
@@ -87,6 +86,14 @@ class AugmentationSettings:
 
 def _is_number(value) -> bool:
     return isinstance(value, Real) and not isinstance(value, bool)
+
+
+def check_background_p(value, owner: str) -> None:
+    """The one rule for ``background_p``, a probability in [0, 1]; the training
+    configuration and the zoo entries check theirs here too. ``owner`` names where the
+    value was given ("TrainConfig", "zoo entry 'v5'") and starts the error message."""
+    if not _is_number(value) or not 0.0 <= value <= 1.0:
+        raise ValueError(f"{owner}: background_p {value!r} not in [0, 1]")
 
 
 DEFAULT_AUGMENTATION = AugmentationSettings()

@@ -36,7 +36,8 @@ from fashion_tf.data import schema
 from fashion_tf.data.mask_estimate import MAX_AREA, MIN_AREA, MIN_CONFIDENCE, MaskResult, estimate_mask
 
 __all__ = ["MAX_AREA", "MIN_AREA", "MIN_CONFIDENCE", "compute_mask", "ensure_masks", "estimate_mask",
-           "load_confidence", "mask_path", "read_rgb", "usable_masks", "verdicts_outdated"]
+           "flagged_masks", "load_confidence", "mask_path", "read_rgb", "read_verdicts", "usable_masks",
+           "verdicts_outdated"]
 
 CONFIDENCE_FILE = "confidence.json"  # in masks/: {"version", "items": {item_id: [confidence, area, reason]}}
 MASK_VERSION = 5   # bump when estimate_mask changes: cached masks of other versions are recomputed
@@ -98,10 +99,10 @@ def _mask_is_current(mask_file: Path, image_file: Path) -> bool:
         return False
 
 
-def _read_verdicts(catalog_dir: str | Path) -> tuple[str, dict]:
-    """``masks/confidence.json`` as (state, items): state "missing" (no file), "current"
-    (this mask version) or "outdated" (another version, or unreadable); items only when
-    current."""
+def read_verdicts(catalog_dir: str | Path) -> tuple[str, dict[str, tuple[float, float, str | None]]]:
+    """``masks/confidence.json`` read once, as (state, ``item_id -> (confidence, area,
+    reason)``): state "missing" (no file), "current" (this mask version) or "outdated"
+    (another version, or unreadable); the verdicts only when current."""
     path = Path(catalog_dir) / schema.MASKS_DIR / CONFIDENCE_FILE
     try:
         data = json.loads(path.read_text())
@@ -111,14 +112,13 @@ def _read_verdicts(catalog_dir: str | Path) -> tuple[str, dict]:
         return "outdated", {}
     if not isinstance(data, dict) or data.get("version") != MASK_VERSION:
         return "outdated", {}
-    return "current", data.get("items", {})
+    return "current", {str(k): (float(v[0]), float(v[1]), v[2]) for k, v in data.get("items", {}).items()}
 
 
 def load_confidence(catalog_dir: str | Path) -> dict[str, tuple[float, float, str | None]]:
     """``item_id -> (confidence, area, reason)`` from ``masks/confidence.json`` of the
     current mask version (empty when missing, unreadable or of another version)."""
-    _, items = _read_verdicts(catalog_dir)
-    return {str(k): (float(v[0]), float(v[1]), v[2]) for k, v in items.items()}
+    return read_verdicts(catalog_dir)[1]
 
 
 def verdicts_outdated(catalog_dir: str | Path) -> bool:
@@ -126,7 +126,7 @@ def verdicts_outdated(catalog_dir: str | Path) -> bool:
     and verdicts must be recomputed before use (:func:`load_confidence` ignores them, so
     reading the old masks would paste ones the old version flagged). Masks without a
     confidence file (supplied with the catalog) are not outdated."""
-    return _read_verdicts(catalog_dir)[0] == "outdated"
+    return read_verdicts(catalog_dir)[0] == "outdated"
 
 
 def _save_confidence(root: Path, verdicts: dict) -> None:
@@ -142,9 +142,15 @@ def usable_masks(catalog_dir: str | Path, item_ids) -> tuple[set[str], dict[str,
     A mask without a verdict (computed before confidences existed, or supplied with the
     catalog) counts as usable; :func:`ensure_masks` gives every mask it computes one.
     """
-    verdicts = load_confidence(catalog_dir)
-    flagged = {i: verdicts[i][2] for i in item_ids if i in verdicts and verdicts[i][2]}
+    flagged = flagged_masks(load_confidence(catalog_dir), item_ids)
     return {i for i in item_ids if i not in flagged}, flagged
+
+
+def flagged_masks(verdicts: dict[str, tuple], item_ids=None) -> dict[str, str]:
+    """``{item_id: reason}`` for those of ``item_ids`` (all: None) whose verdict flags
+    the mask; ``verdicts`` as :func:`load_confidence` returns them."""
+    ids = verdicts if item_ids is None else item_ids
+    return {i: verdicts[i][2] for i in ids if i in verdicts and verdicts[i][2]}
 
 
 def _run(root: Path, todo: list[tuple[int, str, str]], workers: int, progress: bool):
@@ -223,7 +229,7 @@ def ensure_masks(catalog_dir: str | Path, workers: int | None = None, force: boo
         items["mask"] = pd.Series(masks, index=items.index, dtype=object)
         catalog.items = items
         catalog = save_catalog(catalog, root)
-    flagged = {i: v[2] for i, v in verdicts.items() if v[2]}
+    flagged = flagged_masks(verdicts)
     catalog.mask_report = {"computed": len(todo) - len(failed), "reused": reused, "failed": failed,
                            "flagged": flagged}
     return catalog

@@ -110,21 +110,25 @@ def _mask_paths(catalog, items: pd.DataFrame, report: PipelineReport | None = No
     come back as "": such an item is never pasted on a background. They are counted in
     ``report``.
     """
-    from fashion_tf.data.masks import ensure_masks, usable_masks, verdicts_outdated
+    from fashion_tf.data.masks import ensure_masks, flagged_masks, read_verdicts
 
     def column() -> list[str]:
         values = items["mask"] if "mask" in items.columns else pd.Series([None] * len(items), index=items.index)
         return [str(Path(catalog.root) / v) if isinstance(v, str) and v else "" for v in values]
 
     paths = column()
+    state, verdicts = read_verdicts(catalog.root)  # once: both the version check and the flags
+    flags = flagged_masks(verdicts)
     # Masks of another mask version are recomputed too: their verdicts are not read, so
     # using them as they are would paste masks that version flagged.
-    if not all(p and os.path.exists(p) for p in paths) or verdicts_outdated(catalog.root):
-        by_id = ensure_masks(catalog.root).items.set_index("item_id")["mask"]
+    if not all(p and os.path.exists(p) for p in paths) or state == "outdated":
+        masked = ensure_masks(catalog.root)
+        flags = masked.mask_report["flagged"]  # the verdicts it has just written
+        by_id = masked.items.set_index("item_id")["mask"]
         items = items.assign(mask=[by_id.get(i) for i in items["item_id"]])
         paths = [p if p and os.path.exists(p) else "" for p in column()]
     ids = [str(i) for i in items["item_id"]]
-    _, flagged = usable_masks(catalog.root, [i for i, p in zip(ids, paths) if p])
+    flagged = {i: flags[i] for i, p in zip(ids, paths) if p and i in flags}
     if report is not None:
         report.masked_items += len(ids)
         report.unusable_masks.update(flagged)

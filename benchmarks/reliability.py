@@ -48,7 +48,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from measure import Report, log  # noqa: E402
+from measure import Report, log
 
 RESULTS = ROOT / "benchmarks" / "results" / "reliability.json"
 PARAMS = ROOT / "serving" / "batching_parameters.txt"
@@ -342,7 +342,9 @@ def main(argv=None) -> int:
                                                    "from the existing --out file")
     args = parser.parse_args(argv)
 
-    import fashion_tf  # noqa: F401  (before TensorFlow)
+    import fashion_tf  # noqa: F401  (before TensorFlow: Keras 2 as tf.keras)
+
+    # isort: split
     from reliability_kills import scenario_export_kills, scenario_training_kills
     from serving_fixtures import build_fixture_model, png_bytes
 

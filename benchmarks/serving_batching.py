@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "benchmarks"))  # measure.py, serving.py's test image
-from measure import log  # noqa: E402
+from measure import log
 
 RESULTS = ROOT / "benchmarks" / "results" / "serving.json"
 PARAMS = ROOT / "serving" / "batching_parameters.txt"
@@ -44,7 +44,9 @@ CACHE = ROOT / ".cache" / "benchmarks" / "demo_v5_64px"  # built once, reused
 
 def build_demo_v5(base: Path, image_size: int = 64, items: int = 800, labels: int = 60) -> Path:
     """The demo's V5 architecture, untrained, exported like fashion_tf.export does."""
-    import fashion_tf  # noqa: F401  (before TensorFlow)
+    import fashion_tf  # noqa: F401  (before TensorFlow: Keras 2 as tf.keras)
+
+    # isort: split
     import tensorflow as tf
 
     from fashion_tf import zoo

@@ -26,7 +26,7 @@ def _no_gpu_driver() -> bool:
 # a driver, level 2 keeps real CUDA errors visible. A value the user set wins.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3" if _no_gpu_driver() else "2")
 
-import tensorflow as tf  # noqa: E402
+import tensorflow as tf
 
 __version__ = "0.1.0"
 
@@ -46,10 +46,10 @@ def _check_keras_version() -> None:
 
 _check_keras_version()
 
-from fashion_tf import keras_loading  # noqa: E402
+from fashion_tf import keras_loading
 
 keras_loading.install()
 
 # Importing these registers every custom layer, loss and metric with Keras, so that
 # tf.keras.models.load_model(path) works with no custom_objects.
-from fashion_tf import losses, losses_triplet, metrics, models  # noqa: E402,F401
+from fashion_tf import losses, losses_triplet, metrics, models  # noqa: F401

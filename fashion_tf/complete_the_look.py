@@ -20,9 +20,9 @@ from pathlib import Path
 import numpy as np
 
 import fashion_tf  # noqa: F401
-from fashion_tf.data.triplets import OutfitTable, outfit_table  # noqa: E402
-from fashion_tf.embed import run_catalog  # noqa: E402
-from fashion_tf.runs import Run, load_run  # noqa: E402
+from fashion_tf.data.triplets import OutfitTable, outfit_table
+from fashion_tf.embed import run_catalog
+from fashion_tf.runs import Run, load_run
 
 STYLE_CACHE = "style_embeddings.npz"
 

@@ -36,8 +36,8 @@ from fashion_tf.evaluation.retrieval_metrics import (
     recall_at_k,
 )
 from fashion_tf.models.part_texture import num_parts_of
-from fashion_tf.run_index import catalog_embeddings
 from fashion_tf.retrieval import BruteForceIndex
+from fashion_tf.run_index import catalog_embeddings
 from fashion_tf.runs import Run, load_run
 
 AGREEMENT_K = (1, 5, 10)

@@ -18,14 +18,14 @@ import sys
 import time
 from pathlib import Path
 
-import fashion_tf  # noqa: F401
-import tensorflow as tf  # noqa: E402
+import tensorflow as tf
 
-from fashion_tf import zoo  # noqa: E402
-from fashion_tf.embed import run_catalog  # noqa: E402
-from fashion_tf.run_index import catalog_embeddings  # noqa: E402
-from fashion_tf.runs import Run, load_run  # noqa: E402
-from fashion_tf.serving_graph import (  # noqa: E402
+import fashion_tf  # noqa: F401
+from fashion_tf import zoo
+from fashion_tf.embed import run_catalog
+from fashion_tf.run_index import catalog_embeddings
+from fashion_tf.runs import Run, load_run
+from fashion_tf.serving_graph import (
     ServingModule,
     brute_force_scann_state,
     embedding_function,

@@ -12,14 +12,13 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import tensorflow as tf
 
 import fashion_tf  # noqa: F401
-import tensorflow as tf  # noqa: E402
-
-from fashion_tf.data.decode import load_for_model  # noqa: E402
-from fashion_tf.embed import run_catalog  # noqa: E402
-from fashion_tf.run_index import catalog_index  # noqa: E402
-from fashion_tf.runs import Run, load_run  # noqa: E402
+from fashion_tf.data.decode import load_for_model
+from fashion_tf.embed import run_catalog
+from fashion_tf.run_index import catalog_index
+from fashion_tf.runs import Run, load_run
 
 
 def read_query(path: str | Path, image_size: int) -> tf.Tensor:

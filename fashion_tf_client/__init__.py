@@ -12,8 +12,15 @@ same class).
 """
 from fashion_tf_client.client import Client
 from fashion_tf_client.errors import (
-    DeadlineExceededError, FailedPreconditionError, InternalError, InvalidArgumentError, NotFoundError,
-    ResourceExhaustedError, ServingError, UnavailableError, UnimplementedError,
+    DeadlineExceededError,
+    FailedPreconditionError,
+    InternalError,
+    InvalidArgumentError,
+    NotFoundError,
+    ResourceExhaustedError,
+    ServingError,
+    UnavailableError,
+    UnimplementedError,
 )
 from fashion_tf_client.retry import RetryPolicy
 

@@ -67,7 +67,7 @@ def malformed_requests(model: str, good_image: bytes, catalog_size: int, max_req
     server must refuse (an empty batch may also be answered with zero rows);
     ``max_request_pixels``: the server's --max_request_pixels, which batches of medium
     images exceed together."""
-    images = lambda batch: tensor(np.array(batch, dtype=object))  # noqa: E731
+    images = lambda batch: tensor(np.array(batch, dtype=object))
 
     def request(inputs, signature="serving_default", name=model, version=None):
         message = pb.PredictRequest()

@@ -16,7 +16,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import fashion_tf  # noqa: F401  (before TensorFlow)
+import fashion_tf  # noqa: F401  (before TensorFlow: Keras 2 as tf.keras)
+
+# isort: split
 import numpy as np
 import tensorflow as tf
 

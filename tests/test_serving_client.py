@@ -11,9 +11,9 @@ import tensorflow as tf
 from tensorflow.core.framework import tensor_pb2, types_pb2
 
 from fashion_tf.serving import Client, InvalidArgumentError, NotFoundError, ServingError, UnavailableError
-from fashion_tf_client.images import encode_image
-from fashion_tf_client.errors import error_for
 from fashion_tf.serving.model_manager import ModelManager, ModelSpec, read_model_config, version_directories
+from fashion_tf_client.errors import error_for
+from fashion_tf_client.images import encode_image
 from fashion_tf_client.tensors import make_ndarray, make_tensor_proto
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -281,7 +281,7 @@ def test_rest_client_retries_503_with_a_policy_and_not_without():
     answers = []
 
     class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802  (http.server's name)
+        def do_GET(self):
             answers.append(self.path)
             status, body = (503, {"error": "queue full"}) if len(answers) % 3 else (200, {"model_version_status": []})
             payload = json.dumps(body).encode()

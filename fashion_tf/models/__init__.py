@@ -10,8 +10,8 @@ from fashion_tf.models.extractor import (
     build_feature_extractor,
     embedding_model,
 )
-from fashion_tf.models.resnet18 import build_resnet18, build_style_model
 from fashion_tf.models.part_texture import build_part_texture
+from fashion_tf.models.resnet18 import build_resnet18, build_style_model
 from fashion_tf.models.shallow import shallow_branch
 from fashion_tf.models.texture_encoding import PartAttention, TextureEncoding
 from fashion_tf.models.two_classifier import TwoBranchHead, build_two_classifier

@@ -6,8 +6,17 @@ stand-in TF Serving-protocol server. The server lives in
 imports :mod:`fashion_tf_client` instead, which never does.
 """
 from fashion_tf_client import (
-    Client, DeadlineExceededError, FailedPreconditionError, InternalError, InvalidArgumentError, NotFoundError,
-    ResourceExhaustedError, RetryPolicy, ServingError, UnavailableError, UnimplementedError,
+    Client,
+    DeadlineExceededError,
+    FailedPreconditionError,
+    InternalError,
+    InvalidArgumentError,
+    NotFoundError,
+    ResourceExhaustedError,
+    RetryPolicy,
+    ServingError,
+    UnavailableError,
+    UnimplementedError,
 )
 
 __all__ = [

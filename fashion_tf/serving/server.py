@@ -36,9 +36,9 @@ import threading
 from concurrent import futures
 from pathlib import Path
 
-import fashion_tf  # noqa: F401  (before TensorFlow: Keras 2 as tf.keras)
 import grpc
 
+import fashion_tf  # noqa: F401  (before TensorFlow: Keras 2 as tf.keras)
 from fashion_tf.serving.batching import Batcher, BatchingParameters
 from fashion_tf.serving.image_limits import DEFAULT_MAX_IMAGE_PIXELS, DEFAULT_MAX_REQUEST_PIXELS
 from fashion_tf.serving.model_manager import LoadedVersion, ModelManager, ModelSpec, check_model_name, read_model_config

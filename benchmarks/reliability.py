@@ -298,8 +298,8 @@ def demo_export(tmp: Path, given: str | None) -> tuple[Path, str]:
     if versions:
         base = tmp / source.name
         shutil.copytree(source / str(versions[-1]), base / "1")
-        return base, f"{source.relative_to(ROOT) if source.is_relative_to(ROOT) else source}/{versions[-1]} " \
-                     f"(as make demo exports it), served as version 1"
+        return base, (f"{source.relative_to(ROOT) if source.is_relative_to(ROOT) else source}/{versions[-1]} "
+                      f"(as make demo exports it), served as version 1")
     import numpy as np
     import tensorflow as tf
 
@@ -316,8 +316,8 @@ def demo_export(tmp: Path, given: str | None) -> tuple[Path, str]:
     catalog /= np.linalg.norm(catalog, axis=1, keepdims=True)
     module = ServingModule(model, vocabulary, 64, [f"item_{i:04d}" for i in range(DEFAULT_ITEMS)], catalog)
     write_version_atomically(module, tmp / "fashion", 1, {})
-    return tmp / "fashion", f"no demo export found: built one of its size (v5, 64 px, untrained, " \
-                            f"{DEFAULT_ITEMS}-item catalog)"
+    return tmp / "fashion", (f"no demo export found: built one of its size (v5, 64 px, untrained, "
+                             f"{DEFAULT_ITEMS}-item catalog)")
 
 
 def catalog_size(base: Path) -> int:
@@ -404,7 +404,7 @@ def main(argv=None) -> int:
                 log(f"{name} ...")
                 try:
                     result = step()
-                except Exception as error:  # recorded, and the other scenarios still run
+                except Exception as error:  # noqa: BLE001  (recorded, and the other scenarios still run)
                     result = {"failed": f"{type(error).__name__}: {error}"}
                 report.data["scenarios"][name] = result
                 report.write()
@@ -427,24 +427,24 @@ def summary(s: dict) -> str:
                                   s["index_faults"])
     train = s["training_kills"]
     return "\n".join([
-        f"load: {load['clients']} clients {load['seconds']} s: {load['answered']} answers, {load['errors']} errors, "
-        f"p50 {load['p50_ms']} ms, p99 {load['p99_ms']} ms, RSS {load['rss_start_mb']} -> {load['rss_end_mb']} MB "
-        f"({load['rss_growth_pct']:+} %)",
-        f"restart under load (retries): {restart['answered']} answers, {restart['lost']} lost, "
-        f"server back in {restart['restart_seconds']} s",
-        f"new version under load: {new['answered']} answers, {new['errors']} errors, serving version "
-        f"{new['serving_version_after']} after",
-        f"export killed {kills['kills']} times: {kills['half_versions_visible']} half versions visible, "
-        f"{kills['failed_loads']} failed loads ({kills['published_whole']} finished before the kill, "
-        f"{kills['killed_in_rename_pause']} killed in the pause before the rename)",
-        f"training killed {train['kills']} times mid-training ({train['killed_mid_training']} after finished "
-        f"epochs) and rerun: {train['resumed_correctly']} resumed from the last finished epoch, "
-        f"{train['within_val_loss_tolerance']} within val_loss {train['val_loss_tolerance']}; max |diff| vs "
-        f"uninterrupted {train['max_abs_diff_killed_vs_uninterrupted']}, other seeds {train['max_abs_diff_other_seeds']}",
+        (f"load: {load['clients']} clients {load['seconds']} s: {load['answered']} answers, {load['errors']} errors, "
+         f"p50 {load['p50_ms']} ms, p99 {load['p99_ms']} ms, RSS {load['rss_start_mb']} -> {load['rss_end_mb']} MB "
+         f"({load['rss_growth_pct']:+} %)"),
+        (f"restart under load (retries): {restart['answered']} answers, {restart['lost']} lost, "
+         f"server back in {restart['restart_seconds']} s"),
+        (f"new version under load: {new['answered']} answers, {new['errors']} errors, serving version "
+         f"{new['serving_version_after']} after"),
+        (f"export killed {kills['kills']} times: {kills['half_versions_visible']} half versions visible, "
+         f"{kills['failed_loads']} failed loads ({kills['published_whole']} finished before the kill, "
+         f"{kills['killed_in_rename_pause']} killed in the pause before the rename)"),
+        (f"training killed {train['kills']} times mid-training ({train['killed_mid_training']} after finished "
+         f"epochs) and rerun: {train['resumed_correctly']} resumed from the last finished epoch, "
+         f"{train['within_val_loss_tolerance']} within val_loss {train['val_loss_tolerance']}; max |diff| vs "
+         f"uninterrupted {train['max_abs_diff_killed_vs_uninterrupted']}, other seeds {train['max_abs_diff_other_seeds']}"),
         f"index faults: {index['errors_naming_the_file']}/{index['cases']} errors name the file",
-        f"bad inputs: {corpus['requests']} requests, {corpus['unexpected']} unexpected answers, "
-        f"{corpus['good_request_failed_after']} good requests failed after; {corpus['answers_by_code']}; "
-        f"RSS {corpus['rss_before_mb']} -> peak {corpus['rss_peak_mb']} MB",
+        (f"bad inputs: {corpus['requests']} requests, {corpus['unexpected']} unexpected answers, "
+         f"{corpus['good_request_failed_after']} good requests failed after; {corpus['answers_by_code']}; "
+         f"RSS {corpus['rss_before_mb']} -> peak {corpus['rss_peak_mb']} MB"),
     ])
 
 

@@ -191,6 +191,7 @@ def scenario_training_kills(tmp: Path, kills: int, epochs: int = 6, seeds: int =
     a random fraction f in [0, 1) of the measured epoch time into the next epoch, so the
     rerun must resume after finished epochs, not start over."""
     import statistics
+    from itertools import pairwise
 
     from fashion_tf.data.demo_shop import generate_demo_shop
 
@@ -205,7 +206,7 @@ def scenario_training_kills(tmp: Path, kills: int, epochs: int = 6, seeds: int =
         reference[run_seed] = _finals(out)
         print(f"uninterrupted seed {run_seed}: {took:.0f} s, rows at {[round(t) for t in appeared]}, "
               f"{reference[run_seed]}", file=sys.stderr, flush=True)
-    epoch_s = statistics.median(b - a for a, b in zip(rows_at, rows_at[1:]))
+    epoch_s = statistics.median(b - a for a, b in pairwise(rows_at))
     base = reference[0]
     rng = random.Random(seed)
     trials = []

@@ -60,7 +60,7 @@ def in_shop_scores(index, ids, vectors, attributes, query_ids, k_max=10) -> dict
         for k in AGREEMENT_K:
             scores[f"{name}_precision@{k}"] = agreement_at_k(query_values, result_values, k)
         scores[f"{name}_map@{k_max}"] = average_precision_at_k(query_values, result_values, k_max)
-    scores["num_queries"] = int(len(rows))
+    scores["num_queries"] = len(rows)
     return scores
 
 
@@ -81,7 +81,7 @@ def street_scores(run: Run, catalog, index, attributes, batch_size=64) -> dict |
         result_values = table[name].reindex(found.ravel()).to_numpy().reshape(found.shape)
         scores[f"{name}_precision@10"] = agreement_at_k(query_values, result_values, 10)
     scores["recall_curve"] = {int(k): v for k, v in recall_at_k(true_ids, found, range(1, 21)).items()}
-    scores["num_queries"] = int(len(kept))
+    scores["num_queries"] = len(kept)
     return scores
 
 

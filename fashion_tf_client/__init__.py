@@ -25,6 +25,15 @@ from fashion_tf_client.errors import (
 from fashion_tf_client.retry import RetryPolicy
 
 __all__ = [
-    "Client", "RetryPolicy", "ServingError", "InvalidArgumentError", "NotFoundError", "UnavailableError", "DeadlineExceededError",
-    "ResourceExhaustedError", "FailedPreconditionError", "UnimplementedError", "InternalError",
+    "Client",
+    "DeadlineExceededError",
+    "FailedPreconditionError",
+    "InternalError",
+    "InvalidArgumentError",
+    "NotFoundError",
+    "ResourceExhaustedError",
+    "RetryPolicy",
+    "ServingError",
+    "UnavailableError",
+    "UnimplementedError",
 ]

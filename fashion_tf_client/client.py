@@ -124,7 +124,7 @@ class Client:
     def close(self) -> None:
         self._channel.close()
 
-    def __enter__(self) -> Client:
+    def __enter__(self) -> Client:  # noqa: PYI034  (typing.Self needs Python 3.11; the client runs on 3.10)
         return self
 
     def __exit__(self, *exc) -> None:
@@ -286,7 +286,7 @@ class Client:
     def metadata(self, model: str | None = None, version: int | None = None) -> dict:
         """GetModelMetadata, fresh from the server: {"model", "version", "signatures": {name: {...}}}."""
         request = pb.GetModelMetadataRequest(metadata_field=["signature_def"])
-        name, _ = self._model_spec(request.model_spec, model, version)
+        self._model_spec(request.model_spec, model, version)
         response = self._call(self._prediction.GetModelMetadata, request)
         signature_map = pb.SignatureDefMap()
         response.metadata["signature_def"].Unpack(signature_map)

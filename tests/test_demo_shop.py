@@ -12,7 +12,7 @@ import fashion_tf  # noqa: F401  (before TensorFlow)
 from fashion_tf.data import demo_shop, photos, schema
 from fashion_tf.data.catalog import load_catalog
 
-SMALL = dict(items=40, users=8, image_size=64)
+SMALL = {"items": 40, "users": 8, "image_size": 64}
 
 
 def _files(root: Path) -> dict[str, bytes]:
@@ -127,7 +127,7 @@ def test_labels_recover_planted_words(shops):
 
 def test_ensure_demo_shop_reuses_a_complete_shop(tmp_path):
     out = tmp_path / "shop"
-    params = dict(items=12, users=3, seed=5, image_size=48)
+    params = {"items": 12, "users": 3, "seed": 5, "image_size": 48}
     first = demo_shop.ensure_demo_shop(out, **params)
     marker = first / demo_shop.COMPLETE_FILE
     stamp = marker.stat().st_mtime_ns

@@ -20,7 +20,7 @@ def iou(a: np.ndarray, b: np.ndarray) -> float:
     return float((a & b).sum() / max(1, (a | b).sum()))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def graded(case: str) -> tuple[list[float], list[bool]]:
     """IoU against the drawn silhouette and usable/flagged, for the 30 photos of a case
     that the README's table reports (seed 7, 128 px)."""
@@ -111,7 +111,7 @@ def test_flagged_mask_is_never_pasted_and_is_reported(hard_catalog):
     verdicts = masks.load_confidence(hard_catalog)
     assert verdicts["blank"][2] and "covers" in verdicts["blank"][2]
     vocabulary = list(hard_photos.CASES) + ["blank"]
-    common = dict(image_size=64, batch_size=16, vocabulary=vocabulary, training=True, seed=3, with_ids=True)
+    common = {"image_size": 64, "batch_size": 16, "vocabulary": vocabulary, "training": True, "seed": 3, "with_ids": True}
     report = PipelineReport()
     pasted = next(iter(make_dataset(hard_catalog, "train", augment=AugmentationSettings("standard", background_p=1.0),
                                     report=report, **common)))

@@ -102,7 +102,7 @@ def test_ensure_masks_reuses_and_reports(shop, tmp_path):
 
     copy = tmp_path / "shop"
     shutil.copytree(shop, copy)
-    first = sorted((copy / schema.MASKS_DIR).glob("*.png"))[0]
+    first = min((copy / schema.MASKS_DIR).glob("*.png"))
     first.unlink()
     (copy / "images" / "item00001.jpg").write_bytes(b"not a jpeg")
     (copy / schema.MASKS_DIR / "item00001.png").unlink()

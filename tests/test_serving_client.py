@@ -87,9 +87,8 @@ def test_error_types_keep_code_and_message():
 
 
 def test_unreachable_server_raises_unavailable():
-    with Client("127.0.0.1:1", timeout=2.0, model="m") as client:
-        with pytest.raises(UnavailableError) as info:
-            client.status()
+    with Client("127.0.0.1:1", timeout=2.0, model="m") as client, pytest.raises(UnavailableError) as info:
+        client.status()
     assert info.value.code == grpc.StatusCode.UNAVAILABLE
 
 

@@ -37,7 +37,6 @@ from fashion_tf.serving.model_manager import (
 from fashion_tf.serving.server import parse_args
 from fashion_tf_client import (
     Client,
-    InvalidArgumentError,
     NotFoundError,
     ResourceExhaustedError,
     RetryPolicy,

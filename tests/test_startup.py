@@ -18,8 +18,8 @@ ROOT = Path(__file__).resolve().parent.parent
 @pytest.mark.skipif(not fashion_tf._no_gpu_driver(), reason="a GPU driver is present")
 def test_no_cuinit_error_without_a_gpu_and_no_client_warning():
     env = {k: v for k, v in os.environ.items() if k not in ("TF_CPP_MIN_LOG_LEVEL", "CUDA_VISIBLE_DEVICES")}
-    started = subprocess.run([sys.executable, "-c", "import fashion_tf, tensorflow as tf; "
-                              "print(len(tf.config.list_physical_devices()))"],
+    started = subprocess.run([sys.executable, "-c", ("import fashion_tf, tensorflow as tf; "
+                                                     "print(len(tf.config.list_physical_devices()))")],
                              cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=True)
     assert "cuInit" not in started.stderr and "CUDA" not in started.stderr, started.stderr
     assert int(started.stdout.strip()) >= 1  # the CPU is still there

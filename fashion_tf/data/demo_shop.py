@@ -355,7 +355,7 @@ def main(argv=None) -> int:
     parser.add_argument("--force", action="store_true", help="regenerate even if complete")
     args = parser.parse_args(argv)
     start = time.monotonic()
-    params = dict(items=args.items, users=args.users, seed=args.seed, image_size=args.image_size)
+    params = {"items": args.items, "users": args.users, "seed": args.seed, "image_size": args.image_size}
     if args.force:
         out = generate_demo_shop(args.out or default_shop_dir(**params), progress=True, **params)
     else:

@@ -283,7 +283,7 @@ def render_garment(subtype: str, colour: str, texture: str, details, size: int,
         return np.round(pts * S).astype(np.int32)
 
     def thick(t):
-        return max(1, int(round(t * scale * S)))
+        return max(1, round(float(t * scale * S)))  # round(float) is an int; of a NumPy 1.x scalar it is not
 
     mask = np.zeros((S, S), np.uint8)
     for poly in shape.polys:

@@ -100,7 +100,7 @@ def _finish(canvas: np.ndarray, mask2x: np.ndarray, size: int, rng: np.random.Ge
     image = image + rng.normal(0, noise, image.shape)
     image = np.clip(image, 0, 255).astype(np.uint8)
     if quality is not None:
-        ok, data = cv2.imencode(".jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality])
+        _, data = cv2.imencode(".jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality])
         image = cv2.cvtColor(cv2.imdecode(data, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
     truth = cv2.resize(mask2x, (size, size), interpolation=cv2.INTER_AREA)
     return image, np.where(truth >= 128, 255, 0).astype(np.uint8)
@@ -123,10 +123,10 @@ def hard_photo(case: str, rng: np.random.Generator, size: int = 128) -> tuple[np
         # Draw larger than the frame and cut a window out of it: the garment crosses
         # one to three sides (never all four, or there would be no backdrop left).
         zoom = rng.uniform(1.25, 1.6)
-        canvas_size = int(round(big * zoom))
+        canvas_size = round(float(big * zoom))  # round(float) is an int; of a NumPy 1.x scalar it is not
         image, mask, _ = _garment(rng, canvas_size, str(rng.choice(["jeans", "chinos", "maxi dress", "tank top",
                                                                      "t-shirt", "jacket", "a-line skirt"])))
-        ys, xs = np.nonzero(mask)
+        _, xs = np.nonzero(mask)
         cy = int(np.clip(rng.uniform(0.35, 0.65) * canvas_size - big / 2, 0, canvas_size - big))
         cx = int(np.clip((xs.min() + xs.max()) / 2 - big / 2 + rng.uniform(-0.12, 0.12) * big, 0, canvas_size - big))
         image, mask = image[cy:cy + big, cx:cx + big], mask[cy:cy + big, cx:cx + big]

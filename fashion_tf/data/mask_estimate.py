@@ -38,6 +38,7 @@ outside the mask while GrabCut moved far from the first estimate.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from itertools import pairwise
 
 import cv2
 import numpy as np
@@ -117,7 +118,7 @@ def _border_runs(h: int, w: int, width: int) -> tuple[np.ndarray, list[np.ndarra
     for side in range(4):
         length = w if side < 2 else h
         edges = np.linspace(0, length, RUNS_PER_SIDE + 1).astype(int)
-        for a, b in zip(edges[:-1], edges[1:]):
+        for a, b in pairwise(edges):
             run = np.zeros((h, w), bool)
             if side == 0:
                 run[:width, a:b] = True

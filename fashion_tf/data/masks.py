@@ -85,7 +85,7 @@ def _mask_chunk(root: str, jobs: list[tuple[str, str]], worker: bool = True) -> 
     for item_id, image_rel in jobs:
         try:
             out.append((item_id, _mask_one(Path(root), item_id, image_rel), None))
-        except Exception as error:  # one bad image must not stop the catalog
+        except Exception as error:  # noqa: BLE001  (one bad image must not stop the catalog)
             out.append((item_id, None, str(error)))
     return out
 

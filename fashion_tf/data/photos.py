@@ -82,7 +82,7 @@ def background_photos(pool: str) -> list[np.ndarray]:
     for name in POOLS[pool]:
         try:
             photos.append(load_photo(name))
-        except Exception as error:  # a missing optional sample must not break training
+        except Exception as error:  # noqa: BLE001  (a missing optional sample must not break training)
             warnings.warn(f"background photo {name!r} unavailable: {error}", stacklevel=2)
     if not photos:
         raise RuntimeError(f"no photograph of pool {pool!r} could be loaded "
@@ -107,7 +107,7 @@ def training_background_files(cache_dir: str | os.PathLike | None = None) -> lis
         if not path.exists():
             try:
                 image = load_photo(name)
-            except Exception as error:
+            except Exception as error:  # noqa: BLE001  (a missing optional sample is skipped)
                 warnings.warn(f"background photo {name!r} unavailable: {error}", stacklevel=2)
                 continue
             tmp = path.with_suffix(".tmp.jpg")
@@ -132,7 +132,7 @@ def random_crop(photo: np.ndarray, height: int, width: int, rng: np.random.Gener
     max_h = min(ph, int(pw / aspect))
     crop_h = int(rng.uniform(min_fraction, 1.0) * max_h)
     crop_h = max(crop_h, 8)
-    crop_w = min(pw, max(8, int(round(crop_h * aspect))))
+    crop_w = min(pw, max(8, round(float(crop_h * aspect))))
     y = int(rng.integers(0, ph - crop_h + 1))
     x = int(rng.integers(0, pw - crop_w + 1))
     crop = photo[y:y + crop_h, x:x + crop_w]

@@ -9,11 +9,15 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-COLOUR_WORDS = frozenset(
-    "black white grey gray red blue navy green yellow pink purple orange brown beige "
-    "khaki olive teal maroon burgundy cream ivory tan gold silver multi".split()
-)
-TEXTURE_WORDS = frozenset("striped stripe dotted dot polka plaid check checked print printed floral solid plain".split())
+COLOUR_WORDS = frozenset((
+    "black", "white", "grey", "gray", "red", "blue", "navy", "green", "yellow", "pink", "purple", "orange",
+    "brown", "beige", "khaki", "olive", "teal", "maroon", "burgundy", "cream", "ivory", "tan", "gold", "silver",
+    "multi",
+))
+TEXTURE_WORDS = frozenset((
+    "striped", "stripe", "dotted", "dot", "polka", "plaid", "check", "checked", "print", "printed", "floral",
+    "solid", "plain",
+))
 ATTRIBUTES = ("category", "subtype", "colour", "texture")
 
 

@@ -20,7 +20,15 @@ from fashion_tf_client import (
 )
 
 __all__ = [
-    "Client", "RetryPolicy", "ServingError", "InvalidArgumentError", "NotFoundError", "UnavailableError",
+    "Client",
     "DeadlineExceededError",
-    "ResourceExhaustedError", "FailedPreconditionError", "UnimplementedError", "InternalError",
+    "FailedPreconditionError",
+    "InternalError",
+    "InvalidArgumentError",
+    "NotFoundError",
+    "ResourceExhaustedError",
+    "RetryPolicy",
+    "ServingError",
+    "UnavailableError",
+    "UnimplementedError",
 ]

@@ -173,7 +173,7 @@ class Batcher:
         while (batch := self._next_batch()) is not None:
             try:
                 self._run(batch)
-            except BaseException as error:  # never lose a waiting request
+            except BaseException as error:  # noqa: BLE001  (never lose a waiting request)
                 for task in batch.tasks:
                     if not task.done.is_set():
                         task.error = error
@@ -210,7 +210,7 @@ class Batcher:
     def _run_alone(task: _Task, run) -> None:
         try:
             task.outputs = run(task.inputs)
-        except BaseException as error:
+        except BaseException as error:  # noqa: BLE001  (handed to the waiting request, raised there)
             task.error = error
         task.done.set()
 

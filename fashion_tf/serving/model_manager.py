@@ -189,7 +189,7 @@ class ServedModel:
                 started = time.perf_counter()
                 try:
                     loaded[version] = LoadedVersion(self.spec.name, version, on_disk[version])
-                except Exception as error:  # a broken export must not take the server down
+                except Exception as error:  # noqa: BLE001  (a broken export must not take the server down)
                     first = str(error).splitlines()[0] if str(error) else ""
                     message = f"{type(error).__name__}: {first}"
                     log.error("model %s version %d failed to load: %s", self.spec.name, version, message)

@@ -131,7 +131,7 @@ def load_scann_ops() -> bool:
     """Register the Scann TF ops so a SavedModel with a ScaNN index in its graph loads."""
     try:
         from scann.scann_ops.py import scann_ops  # noqa: F401  (loads the op library)
-    except Exception as error:  # scann missing or built for another TF: plain models still work
+    except Exception as error:  # noqa: BLE001  (scann missing or built for another TF: plain models still work)
         log.warning("ScaNN ops not available (%s); models with a ScaNN index will fail to load", error)
         return False
     return True

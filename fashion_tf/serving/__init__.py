@@ -5,30 +5,7 @@ stand-in TF Serving-protocol server. The server lives in
 ``import fashion_tf`` imports TensorFlow; a backend that only calls a model server
 imports :mod:`fashion_tf_client` instead, which never does.
 """
-from fashion_tf_client import (
-    Client,
-    DeadlineExceededError,
-    FailedPreconditionError,
-    InternalError,
-    InvalidArgumentError,
-    NotFoundError,
-    ResourceExhaustedError,
-    RetryPolicy,
-    ServingError,
-    UnavailableError,
-    UnimplementedError,
-)
+import fashion_tf_client
+from fashion_tf_client import *
 
-__all__ = [
-    "Client",
-    "DeadlineExceededError",
-    "FailedPreconditionError",
-    "InternalError",
-    "InvalidArgumentError",
-    "NotFoundError",
-    "ResourceExhaustedError",
-    "RetryPolicy",
-    "ServingError",
-    "UnavailableError",
-    "UnimplementedError",
-]
+__all__ = fashion_tf_client.__all__  # the client's public names, listed once

@@ -36,7 +36,7 @@ setup(
     ],
     extras_require={
         # playwright drives Debian's chromium (apt-get install chromium) in the web page's browser test.
-        "dev": ["pytest>=7", "pytest-xdist==3.8.0", "ruff>=0.4", "playwright==1.65.2", "hypothesis==6.170.17"],
+        "dev": ["pytest>=7", "pytest-xdist==3.8.0", "ruff==0.17.6", "playwright==1.65.2", "hypothesis==6.170.17"],
         "bench": ["faiss-cpu==1.15.1", "hnswlib==0.8.0"],
         # Catalog embedding on Apache Beam (tools/embed_catalog_beam.py). apache-beam 2.77 caps
         # protobuf < 7, pillow < 13, pyarrow < 26 and python-dateutil < 3, so installing this

@@ -28,12 +28,7 @@ def plot_training_curves(history: pd.DataFrame, out: str | Path, title: str = ""
         axis.legend()
     for axis in list(axes.flat)[len(metrics):]:
         axis.axis("off")
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    fig.savefig(out, dpi=100)
-    plt.close(fig)
-    return Path(out)
+    return _save(fig, out, title)
 
 
 def plot_recall_at_k(curves: dict[str, dict[int, float]], out: str | Path, title: str = "",
@@ -49,13 +44,17 @@ def plot_recall_at_k(curves: dict[str, dict[int, float]], out: str | Path, title
     axis.set_ylim(0, 1)
     axis.grid(alpha=0.3)
     axis.legend()
-    return _save_single(fig, axis, out, title)
+    return _save(fig, out, title, axis)
 
 
-def _save_single(fig, axis, out: str | Path, title: str) -> Path:
-    """Title, tight layout, write at 100 dpi and free the figure."""
+def _save(fig, out: str | Path, title: str, axis=None) -> Path:
+    """Title (over ``axis``, else over the whole figure), tight layout, write at 100 dpi
+    and free the figure."""
     if title:
-        axis.set_title(title)
+        if axis is None:
+            fig.suptitle(title)
+        else:
+            axis.set_title(title)
     fig.tight_layout()
     fig.savefig(out, dpi=100)
     plt.close(fig)
@@ -78,4 +77,4 @@ def plot_ohs_bars(table: pd.DataFrame, out: str | Path, title: str = "") -> Path
     axis.set_ylim(0, 105)
     axis.grid(axis="y", alpha=0.3)
     axis.legend(fontsize=8)
-    return _save_single(fig, axis, out, title)
+    return _save(fig, out, title, axis)

@@ -69,6 +69,7 @@ class PipelineReport:
     notes: list[str] = field(default_factory=list)
     unusable_masks: dict[str, str] = field(default_factory=dict)
     masked_items: int = 0
+    num_readable: int = 0
 
     def summary(self) -> str:
         text = f"{self.num_images - len(self.skipped)} of {self.num_images} images usable, {len(self.skipped)} skipped"
@@ -266,6 +267,7 @@ def catalog_elements(
             raise ValueError(f"{catalog.root}: no vocabulary given and no {schema.LABELS_FILE}; label the catalog first")
 
     items, paths, checked = readable_items(catalog, items, split, report)
+    report.num_readable += len(paths)
     use_background, augmented = augment.pastes(training), augment.augments(training)
     mask_paths, mask_checked = pasteable_masks(catalog, items, report) if use_background else ([""] * len(paths), {})
     labels = multi_hot(list(items["labels"]), vocabulary)

@@ -102,6 +102,7 @@ def make_tfrecord_dataset(
     if report is not None:
         count = manifest["count"] if split is None else manifest.get("splits", {}).get(split, 0)
         report.num_images += int(count)
+        report.num_readable += int(count)  # the writer kept only readable images
         report.skipped.update(manifest.get("skipped", {}))
         if augment.pastes(training):
             report.masked_items += int(count)

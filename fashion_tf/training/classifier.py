@@ -128,6 +128,11 @@ def train(config: TrainConfig, overwrite: bool = False, callbacks=()) -> Path:
     train_ds = distribute_dataset(strategy, lambda batch, **shard: data.dataset(
         "train", **sizes, batch_size=batch, training=True, augment=AugmentationSettings.from_config(config),
         seed=config.seed, report=report, **shard), config.batch_size)
+    steps = None  # None: fit runs each epoch until the dataset ends
+    if not is_multi_worker(strategy):
+        # One iterator for all epochs (common.one_iterator says why). Across workers the
+        # shards differ in size and tf.distribute ends each epoch on all of them: finite.
+        train_ds, steps = common.one_iterator(train_ds, report.num_readable, config.batch_size)
     val_split = "val" if data.split_sizes.get("val") else "test"
     val_ds = distribute_dataset(strategy, lambda batch, **shard: data.dataset(
         val_split, **sizes, batch_size=batch, training=False, report=report, **shard), config.batch_size)
@@ -141,7 +146,7 @@ def train(config: TrainConfig, overwrite: bool = False, callbacks=()) -> Path:
     )
     progress = common.EpochProgress(num_train, config.epochs)
     started = time.perf_counter()
-    model.fit(train_ds, validation_data=val_ds, epochs=config.epochs, verbose=0,
+    model.fit(train_ds, steps_per_epoch=steps, validation_data=val_ds, epochs=config.epochs, verbose=0,
               callbacks=common.build_callbacks(write_dir, progress, config, chief=chief,
                                                backup_dir=run_dir / "backup") + list(callbacks))
     train_seconds = time.perf_counter() - started

@@ -63,15 +63,17 @@ def one_iterator(dataset: tf.data.Dataset, num_items: int, batch_size: int) -> t
 
     Why: on a finite dataset tf.keras builds a new iterator at every epoch start, which
     starts the input pipeline over (parallel decoding, augmentation and prefetch buffers
-    filled again before the first step can run); benchmarks/README.md, "Training
-    epochs", has the measured cost. Each epoch stays one whole pass over ``dataset``:
-    ``repeat()`` comes after ``batch()``, so every pass ends with its own partial batch
+    filled again before the first step can run). On the CPU demo one iterator spent
+    less CPU per epoch in every measured round and less wall time in most
+    (benchmarks/README.md, "Training epochs"). Each epoch stays one whole pass over
+    ``dataset``: ``repeat()`` comes after ``batch()``, so every pass ends with its own partial batch
     (``ceil(num_items / batch_size)`` optimizer steps, as before), the shuffles
     (``reshuffle_each_iteration=True``) draw a new order for each pass and the
     augmentation seeds (``rerandomize_each_iteration=True``) new draws. ``num_items``:
     the elements one pass yields (``PipelineReport.num_readable``); only a file that
     turns unreadable after the pipeline's pre-check (skipped by ``ignore_errors``) shifts
-    the later epochs' boundaries, by that many items.
+    the later epochs' boundaries, by that many items. Validation data stays finite:
+    tf.keras ``evaluate`` builds an iterator per call whatever it is given.
     """
     if num_items <= 0 or batch_size <= 0:
         raise ValueError(f"one_iterator: num_items and batch_size must be positive, got {num_items} and {batch_size}")

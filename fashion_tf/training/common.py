@@ -63,9 +63,9 @@ def one_iterator(dataset: tf.data.Dataset, num_items: int, batch_size: int) -> t
 
     Why: on a finite dataset tf.keras builds a new iterator at every epoch start, which
     starts the input pipeline over (parallel decoding, augmentation and prefetch buffers
-    filled again before the first step can run). On the CPU demo one iterator spent
-    less CPU per epoch in every measured round and less wall time in most
-    (benchmarks/README.md, "Training epochs"). Each epoch stays one whole pass over
+    filled again before the first step can run). On the CPU demo's configuration one
+    iterator made the steady epochs 1.42x faster (median of per-round ratios, 1.02-1.73)
+    on shared 2 cores (benchmarks/README.md, "Training epochs"). Each epoch stays one whole pass over
     ``dataset``: ``repeat()`` comes after ``batch()``, so every pass ends with its own partial batch
     (``ceil(num_items / batch_size)`` optimizer steps, as before), the shuffles
     (``reshuffle_each_iteration=True``) draw a new order for each pass and the

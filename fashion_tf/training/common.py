@@ -144,6 +144,37 @@ def _schedule_callback(config: TrainConfig, patience: int) -> tf.keras.callbacks
     return tf.keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.3, patience=max(1, patience // 2))
 
 
+class ResumedHistory(tf.keras.callbacks.CSVLogger):
+    """``history.csv`` that stays one row per trained epoch across kills and resumes: at
+    the first epoch of a session (the one BackupAndRestore resumes from) the rows of that
+    epoch and later ones, written by a killed session after its last backup, are cut off."""
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if not getattr(self, "_trimmed", False):
+            self._trimmed = True
+            drop_history_rows_from(Path(self.filename), epoch)
+        super().on_epoch_begin(epoch, logs)
+
+
+def drop_history_rows_from(path: Path, epoch: int) -> int:
+    """Truncates the CSV history ``path`` before its first row whose ``epoch`` is >=
+    ``epoch`` (rows are in epoch order); returns the rows dropped. Truncating in place
+    keeps the open append handle of the logger valid."""
+    if not path.is_file():
+        return 0
+    lines = path.read_bytes().splitlines(keepends=True)
+    if len(lines) < 2:
+        return 0
+    column = lines[0].decode().strip().split(",").index("epoch")
+    offset = len(lines[0])
+    for number, line in enumerate(lines[1:]):
+        if int(line.decode().split(",")[column]) >= epoch:
+            os.truncate(path, offset)
+            return len(lines) - 1 - number
+        offset += len(line)
+    return 0
+
+
 def build_callbacks(run_dir: Path, progress: EpochProgress, config: TrainConfig, chief: bool = True,
                     backup_dir: Path | None = None) -> list:
     """Backup/resume, history, best checkpoint, early stopping with the recipe's patience,
@@ -156,12 +187,14 @@ def build_callbacks(run_dir: Path, progress: EpochProgress, config: TrainConfig,
     restores from (BackupAndRestore writes the other workers' copies to temporary
     directories and deletes them)."""
     patience = int(config.early_stopping_patience)
-    # Order matters: BackupAndRestore writes its state before CSVLogger writes the row,
-    # so a kill that lands after a row appeared never loses that epoch.
-    history = [tf.keras.callbacks.CSVLogger(str(run_dir / HISTORY_FILE), append=True)] if chief else []
+    # Order matters: an epoch's history row is written before its backup, so a kill
+    # between the two leaves a row the backup does not cover; ResumedHistory drops it when
+    # the run resumes and the epoch, trained again, writes it anew. (The other order lost
+    # the row of an epoch the backup already held.)
+    history = [ResumedHistory(str(run_dir / HISTORY_FILE), append=True)] if chief else []
     return [
-        tf.keras.callbacks.BackupAndRestore(str(backup_dir or run_dir / "backup")),
         *history,
+        tf.keras.callbacks.BackupAndRestore(str(backup_dir or run_dir / "backup")),
         tf.keras.callbacks.ModelCheckpoint(
             str(run_dir / "checkpoints" / "best.weights.h5"),
             monitor="val_loss",

@@ -54,6 +54,7 @@ from retrieval_cache import DEFAULT_ROOT, BenchCache, cache_key
 import fashion_tf  # noqa: F401  (quiet TensorFlow logs before scann loads it)
 from fashion_tf.retrieval import build_index, exact_top_k, recall_at_k, write_embeddings
 from fashion_tf.retrieval.batch import EmbeddingQueries, batch_retrieve
+from fashion_tf.retrieval.scann_tuning import shortlist_size
 
 RESULTS = Path(__file__).resolve().parent / "results" / "retrieval.json"
 HNSW_M, HNSW_EF_CONSTRUCTION = 32, 100
@@ -330,7 +331,7 @@ def bench_batch_overhead(index, setting, queries, k, args, target=True):
                         reorder_candidates=setting["reorder_candidates"])
     searcher = index.searcher
     leaves = setting["num_leaves_to_search"]
-    pre = max(k, round(setting["reorder_candidates"] * max(1.0, k / 10)))  # as ScannIndex._search
+    pre = shortlist_size(setting["reorder_candidates"], k)  # as ScannIndex._search
     batch_size = index.search_batch_size(len(queries))  # one call on all queries
     work = Path(tempfile.mkdtemp(prefix="bench_batch_"))
     try:

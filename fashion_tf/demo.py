@@ -34,7 +34,9 @@ CPU_DEMO_MODEL = "v5_b0"
 
 def demo_model(on_gpu: bool | None = None) -> str:
     """The zoo model the demo trains when ``--model`` is not given."""
-    return GPU_DEMO_MODEL if (machine_has_gpu() if on_gpu is None else on_gpu) else CPU_DEMO_MODEL
+    if on_gpu is None:
+        on_gpu = machine_has_gpu()
+    return GPU_DEMO_MODEL if on_gpu else CPU_DEMO_MODEL
 
 
 def main(argv=None) -> int:

@@ -222,14 +222,14 @@ def test_scann_search_batch_size_gives_every_core_work():
     size = search_batch_size(1_000_003, threads=2)
     assert size <= MAX_SEARCH_BATCH and -(-1_000_003 // size) % 2 == 0
     index = build_index(item_ids(4000), unit_vectors(4000, 32, 7), backend="scann", mode="tree",
-                        num_leaves_to_search=4, search_batch_size=64)
-    assert index.search_batch_size(10_000) == 64  # a given size is kept
+                        num_leaves_to_search=4)
+    assert index.params["search_batch_size"] is None
     queries = unit_vectors(50, 32, 9)
-    automatic = build_index(item_ids(4000), unit_vectors(4000, 32, 7), backend="scann", mode="tree",
-                            num_leaves_to_search=4)
-    assert automatic.params["search_batch_size"] is None
+    automatic = index.search_indices(queries, 10)[0]
+    index.params["search_batch_size"] = 64
+    assert index.search_batch_size(10_000) == 64  # a given size is kept
     # Same results whatever the batching.
-    np.testing.assert_array_equal(index.search_indices(queries, 10)[0], automatic.search_indices(queries, 10)[0])
+    np.testing.assert_array_equal(index.search_indices(queries, 10)[0], automatic)
 
 
 def test_scann_spherical_leaves_need_cosine():

@@ -231,7 +231,7 @@ class ScannIndex(Index):
         if p.get("resolved_mode") == "tree":
             leaves = num_leaves_to_search or p["num_leaves_to_search"]
             reorder = reorder_candidates or p["reorder_candidates"]
-            pre = max(k, round(reorder * max(1.0, k / 10)))
+            pre = scann_tuning.shortlist_size(reorder, k)
             indices, scores = self._searcher.search_batched_parallel(
                 queries, final_num_neighbors=k, pre_reorder_num_neighbors=pre,
                 leaves_to_search=leaves, batch_size=self.search_batch_size(len(queries)))

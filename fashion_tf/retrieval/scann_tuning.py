@@ -118,6 +118,12 @@ def build_defaults(n: int, distance: str = "cosine") -> dict[str, Any]:
             "reorder_dtype": "float32"}
 
 
+def shortlist_size(reorder: int, k: int) -> int:
+    """ScaNN's ``pre_reorder_num_neighbors`` for top ``k``: ``reorder`` is the shortlist
+    for k=10 and grows in proportion beyond it, never below k."""
+    return max(k, round(reorder * max(1.0, k / 10)))
+
+
 def search_batch_size(num_queries: int, threads: int | None = None) -> int:
     """Queries per ``search_batched_parallel`` batch: the same number of equal batches for
     every thread, each at most ``MAX_SEARCH_BATCH`` (see the module docstring)."""

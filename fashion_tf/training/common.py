@@ -64,8 +64,8 @@ def one_iterator(dataset: tf.data.Dataset, num_items: int, batch_size: int) -> t
     Why: on a finite dataset tf.keras builds a new iterator at every epoch start, which
     starts the input pipeline over (parallel decoding, augmentation and prefetch buffers
     filled again before the first step can run). On the CPU demo's configuration one
-    iterator made the steady epochs 1.42x faster (median of per-round ratios, 1.02-1.73)
-    on shared 2 cores (benchmarks/README.md, "Training epochs"). Each epoch stays one whole pass over
+    iterator made the steady epochs 1.33x faster (median of per-round ratios, 1.05-1.83)
+    on 2 quiet cores (benchmarks/README.md, "Training epochs"). Each epoch stays one whole pass over
     ``dataset``: ``repeat()`` comes after ``batch()``, so every pass ends with its own partial batch
     (``ceil(num_items / batch_size)`` optimizer steps, as before), the shuffles
     (``reshuffle_each_iteration=True``) draw a new order for each pass and the
@@ -149,9 +149,13 @@ class ResumedHistory(tf.keras.callbacks.CSVLogger):
     the first epoch of a session (the one BackupAndRestore resumes from) the rows of that
     epoch and later ones, written by a killed session after its last backup, are cut off."""
 
+    def on_train_begin(self, logs=None):
+        self._first_epoch_of_session = True
+        super().on_train_begin(logs)
+
     def on_epoch_begin(self, epoch, logs=None):
-        if not getattr(self, "_trimmed", False):
-            self._trimmed = True
+        if self._first_epoch_of_session:
+            self._first_epoch_of_session = False
             drop_history_rows_from(Path(self.filename), epoch)
         super().on_epoch_begin(epoch, logs)
 
